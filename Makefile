@@ -1,0 +1,45 @@
+# contacts-etl developer entry points. CI runs `make test` (via .ci/run).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,s3]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install everything
+
+check: $(STAMP) ## lint and type-check
+	$(BIN)/ruff format --check etl flows tests bench
+	$(BIN)/ruff check etl flows tests bench
+	$(BIN)/mypy
+
+test: $(STAMP) ## set up .venv, run checks and the whole test suite (what CI runs)
+	$(MAKE) check
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: $(STAMP) ## the load tests (1M contacts under 429s)
+	$(BIN)/python -m pytest -m slow -q
+
+demo: $(STAMP) ## the main job against the local sandbox
+	$(BIN)/contacts-etl demo
+
+sandbox: $(STAMP) ## run the Brevo sandbox on 127.0.0.1:8787
+	$(BIN)/contacts-etl sandbox --host 127.0.0.1 --port 8787
+
+bench: $(STAMP) ## full-size benchmarks (python -m bench --quick for the short run)
+	$(BIN)/python -m bench
+
+fmt: $(STAMP) ## format and autofix
+	$(BIN)/ruff format etl flows tests bench
+	$(BIN)/ruff check --fix etl flows tests bench
+
+.PHONY: help venv check test test-slow demo sandbox bench fmt

@@ -1,0 +1,3 @@
+"""A local Brevo v3 sandbox: HTTP server over an embedded SQLite account."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Prefect flows of contacts-etl."""
+
+from __future__ import annotations

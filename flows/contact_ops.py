@@ -1,0 +1,57 @@
+"""Prefect flow for the legacy v2 "User" operations on v3: upsert, get, unlink from all lists."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from etl.contact_ops import get_contact_details, unlink_from_all_lists, upsert_contact
+from etl.settings import DEFAULT_SECRET_BLOCK
+from flows._common import build_client, markdown_table
+
+
+@flow(name="contact-ops", log_prints=True)
+def contact_ops(
+    operation: Literal["upsert", "get", "unlink-all"],
+    email: str,
+    attributes: dict[str, str] | None = None,
+    blacklisted: str | None = None,
+    blacklisted_sms: str | None = None,
+    list_ids: list[int] | None = None,
+    unlink_list_ids: list[int] | None = None,
+    default_region: str | None = None,
+    secret_block: str | None = DEFAULT_SECRET_BLOCK,
+    base_url: str | None = None,
+) -> dict[str, Any]:
+    """Run one contact operation; ``blacklisted``/``blacklisted_sms`` take "0", "1" or ""."""
+    logger = get_run_logger()
+    with build_client(secret_block=secret_block, base_url=base_url) as client:
+        if operation == "upsert":
+            result = upsert_contact(
+                client,
+                email,
+                attributes=attributes or {},
+                blacklisted=blacklisted,
+                blacklisted_sms=blacklisted_sms,
+                list_ids=list_ids or (),
+                unlink_list_ids=unlink_list_ids or (),
+                default_region=default_region,
+            )
+            logger.info("upsert %s: %s", result.email, result.line())
+            return asdict(result)
+        if operation == "get":
+            details = get_contact_details(client, email)
+            create_markdown_artifact(
+                key="contact-details",
+                markdown=f"# {details.email}\n\n"
+                + markdown_table([{"statistic": k, "count": v} for k, v in details.statistics.items()]),
+            )
+            return asdict(details)
+        if operation == "unlink-all":
+            unlinked = unlink_from_all_lists(client, email)
+            logger.info("unlinked %s from lists %s", email, unlinked or "none")
+            return {"email": email, "unlinked_list_ids": unlinked}
+    raise ValueError(f"unknown operation {operation!r}: upsert, get or unlink-all")

@@ -1,0 +1,51 @@
+"""Shared fixtures: a real Brevo sandbox on loopback, a scrubbed environment, Prefect home."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Prefect reads PREFECT_HOME at import time: point it at a throwaway folder before any test
+# imports prefect, so tests never touch ~/.prefect.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="contacts-etl-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+settings.register_profile(
+    "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+if TYPE_CHECKING:
+    from etl.brevo.sandbox.server import SandboxServer
+
+SANDBOX_TEST_KEY = "sandbox-test-key-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _scrub_brevo_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing below the CLI/flow boundary may read these; tests pass settings explicitly."""
+    for name in ("BREVO_API_KEY", "BREVO_BASE_URL", "BREVO_SANDBOX_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One sandbox for the session, on an ephemeral loopback port."""
+    from etl.brevo.sandbox.server import SandboxServer
+
+    with SandboxServer(host="127.0.0.1", port=0, api_key=SANDBOX_TEST_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session sandbox, emptied, with default config and no faults."""
+    sandbox_server.reset()
+    return sandbox_server
