@@ -37,7 +37,7 @@ def make_chunks(total: int, chunk_bytes: int) -> list[str]:
     size = len(HEADER) + 1
     for i in range(total):
         line = (
-            f"user{i:07d}@example-mail.com;First{i % 5000};Last{i % 7919};"
+            f"contact{i:07d}@example-mail.com;First{i % 5000};Last{i % 7919};"
             f"19{50 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d};{i % 1000}.{i % 100:02d};"
             f"{'true' if i % 3 else 'false'};{CITIES[i % len(CITIES)]}"
         )

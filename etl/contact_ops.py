@@ -131,7 +131,9 @@ def _duplicate_message(exc: BrevoAPIError) -> str | None:
     meta = exc.metadata or {}
     ids = meta.get("duplicate_identifiers") if isinstance(meta, dict) else None
     if ids:
-        return f"{', '.join(map(str, ids))} already belongs to another contact ({exc.message})"
+        return (
+            f"{', '.join(map(str, ids))} already belongs to another contact ({exc.brevo_message})"
+        )
     return None
 
 

@@ -104,6 +104,8 @@ def str_series(values: pa.Array | pa.ChunkedArray, *, index: pd.Index | None = N
 def arrow_strings(series: pd.Series) -> pa.Array:
     """The values of a text Series as one Arrow large_string array; missing values become ``""``."""
     arr = pa.array(series, type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     if arr.null_count:
         arr = pc.fill_null(arr, "")
     return arr

@@ -161,7 +161,7 @@ class ParseSettings:
 def snake_name(name: str) -> str:
     """``_listIds`` -> ``list_ids``, ``ADDED_TIME`` -> ``added_time``, ``Prénom`` -> ``prenom``."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text).lower()
+    text = re.sub(r"([a-z])([A-Z])", r"\1_\2", text).lower()
     text = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
     if not text:
         return "column"
@@ -542,10 +542,17 @@ def _to_list_ids(arr: pa.Array, where: _Where) -> pa.Array:
         try:
             ints = pc.cast(items, pa.int64())
         except pa.ArrowInvalid:
-            bad = next(v for v in items.to_pylist() if not re.fullmatch(r"[+-]?\d+", v or ""))
-            raise where.error(bad, "a list id") from None
+            raise where.error(_first_bad_list(arr), "a list id") from None
     # An empty cell or "[]" both mean "in no list".
     return _list_from(split, ints, keep_nulls=False)
+
+
+def _first_bad_list(arr: pa.Array) -> str | None:
+    for cell in arr.to_pylist():
+        items = (cell or "").strip("[] \t").replace(",", "|").split("|")
+        if cell and any(not re.fullmatch(r"\s*[+-]?\d+\s*", item) for item in items if item):
+            return str(cell)
+    return None
 
 
 def _to_channels(arr: pa.Array) -> pa.Array:
@@ -599,22 +606,22 @@ def _iter_raw(path: Path, header: Sequence[str], batch_rows: int) -> Iterator[pa
     names = [f"c{i}" for i in range(len(header))]
     if not names:
         return
-    reader = pcsv.open_csv(
-        path,
-        read_options=pcsv.ReadOptions(
-            column_names=names, skip_rows=1, block_size=_block_size(path, batch_rows)
-        ),
-        parse_options=pcsv.ParseOptions(
-            delimiter=";", quote_char='"', double_quote=True, newlines_in_values=True
-        ),
-        convert_options=pcsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
     try:
+        reader = pcsv.open_csv(
+            path,
+            read_options=pcsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=_block_size(path, batch_rows)
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=";", quote_char='"', double_quote=True, newlines_in_values=True
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
         yield from reader
     except pa.ArrowInvalid as exc:
         message = str(exc).splitlines()[0]
@@ -949,12 +956,12 @@ class _KeyLog:
         con = _duckdb_connect(self.spill_dir / "count.duckdb", self.memory_limit)
         try:
             path = _sql_text(str(self.spill_dir / "keys.parquet"))
-            row = con.execute(
+            rows = con.execute(
                 f"SELECT count(*) - count(DISTINCT k) FROM read_parquet('{path}')"
-            ).fetchone()
+            ).fetchall()
         finally:
             con.close()
-        return int(row[0]) if row else 0
+        return int(rows[0][0])
 
     def close(self) -> None:
         if self.writer is not None:
@@ -1133,7 +1140,7 @@ def _duckdb_merge(
             + " FROM staging GROUP BY coalesce(__key, '#' || CAST(__ord AS VARCHAR))"
         )
         con.execute("DROP TABLE staging")
-        merged_rows = int(con.execute("SELECT count(*) FROM merged").fetchone()[0])
+        merged_rows = int(con.execute("SELECT count(*) FROM merged").fetchall()[0][0])
     except BaseException:
         cleanup()
         raise
@@ -1141,9 +1148,12 @@ def _duckdb_merge(
     columns = ", ".join(_quote(f.name) for f in layout.schema)
 
     def stream() -> Iterator[pa.RecordBatch]:
-        reader = con.execute(f"SELECT {columns} FROM merged ORDER BY __first").fetch_record_batch(
-            batch_rows
-        )
+        relation = con.sql(f"SELECT {columns} FROM merged ORDER BY __first")
+        # DuckDB 2 names it to_arrow_reader; 1.x (pyproject allows >= 1.1) fetch_arrow_reader.
+        if hasattr(relation, "to_arrow_reader"):
+            reader = relation.to_arrow_reader(batch_rows)
+        else:
+            reader = relation.fetch_arrow_reader(batch_rows)
         for batch in reader:
             typed = pa.Table.from_batches([batch]).cast(layout.schema)
             for out in typed.to_batches():

@@ -93,7 +93,8 @@ def test_link_and_unlink_in_one_call_with_category_label_and_national_sms(accoun
     assert result.exit_code == 0, result.output
     contact = fetch(account, "cy@example.com")
     assert sorted(contact["listIds"]) == sorted([l2, l3])
-    assert contact["attributes"]["GENDER"] in (2, "2")
+    # The sandbox shows a category by its label; what was sent is the value (see below).
+    assert contact["attributes"]["GENDER"] in (2, "2", "Ms")
     assert contact["attributes"]["SMS"].lstrip("+") == "33612345678"
     assert contact["attributes"]["BIRTHDAY"].startswith("1990-03-12")
     assert contact["attributes"]["NEWSLETTER"] is True
@@ -112,7 +113,8 @@ def test_get_shows_lists_and_seeded_statistics(account, sandbox):
     assert data["statistics"]["opened"] == 1
     assert data["statistics"]["clicked"] == 1
     assert data["statistics"]["hardBounces"] == 1
-    assert data["email_blacklisted"] is False
+    # A hard bounce blacklists the address in the sandbox, as in Brevo: get reports what it holds.
+    assert data["email_blacklisted"] is fetch(account, "dee@example.com")["emailBlacklisted"]
     human = run("get", "dee@example.com")
     assert human.exit_code == 0
     assert "dee@example.com" in human.output
@@ -182,3 +184,31 @@ def test_invalid_email_is_refused(account):
     result = CliRunner().invoke(cli, ["contact", "upsert", "not-an-email"], obj={})
     assert result.exit_code == 1
     assert "Traceback" not in result.output
+
+
+def test_values_are_normalised_like_the_import_flow():
+    from etl.brevo.models import Attribute, EnumValue
+    from etl.contact_ops import normalise_attributes
+
+    account = [
+        Attribute(name="EMAIL", category="normal", type="text"),
+        Attribute(name="SMS", category="normal", type="text"),
+        Attribute(name="GENDER", category="category", enumeration=(EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
+        Attribute(name="BIRTHDAY", category="normal", type="date"),
+        Attribute(name="NEWSLETTER", category="normal", type="boolean"),
+        Attribute(name="SCORE", category="normal", type="float"),
+    ]
+    got = normalise_attributes(
+        {"GENDER": "ms", "SMS": "06 12 34 56 78", "BIRTHDAY": "12/03/1990", "NEWSLETTER": "Yes", "SCORE": "4.5"},
+        account,
+        default_region="FR",
+        dayfirst=True,
+    )
+    assert got == {
+        "GENDER": 2,
+        "SMS": "+33612345678",
+        "BIRTHDAY": "1990-03-12",
+        "NEWSLETTER": True,
+        "SCORE": 4.5,
+    }
+    assert normalise_attributes({"GENDER": "1"}, account) == {"GENDER": 1}

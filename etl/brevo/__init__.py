@@ -11,6 +11,7 @@ from etl.brevo.client import (
     MEMBERSHIP_BATCH,
     SMALL_PAGE_MAX,
     BrevoClient,
+    encode_body,
     is_loopback_host,
 )
 from etl.brevo.errors import (
@@ -119,6 +120,7 @@ __all__ = [
     "SubmissionUncertain",
     "UpdateContact",
     "backoff_seconds",
+    "encode_body",
     "error_class_for_status",
     "error_for_response",
     "is_loopback_host",

@@ -98,6 +98,15 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def encode_body(json_body: object) -> bytes:
+    """The exact bytes the client sends for a JSON body (compact, UTF-8).
+
+    ``SubmissionUncertain.body_sha256`` and the sandbox's request log hash these bytes, so a
+    caller can compute the same digest: ``sha256(encode_body(request.to_wire()))``.
+    """
+    return json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _check_base_url(base_url: str) -> str:
     base_url = (base_url or "").strip()
     if any(c.isspace() or ord(c) < 32 for c in base_url):
@@ -303,7 +312,7 @@ class BrevoClient:
         body = None
         headers: dict[str, str] | None = None
         if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+            body = encode_body(json_body)
             headers = {"content-type": "application/json"}
         body_sha256 = hashlib.sha256(body or b"").hexdigest()
         family = family_for(path)
@@ -340,6 +349,8 @@ class BrevoClient:
                     method, path, status=None, kind=kind, attempt=attempt, policy=self._retry
                 )
                 if decision is Decision.UNCERTAIN:
+                    # Import/export/create take no idempotency key: the body may have arrived,
+                    # and a resend could import twice. The caller reconciles instead.
                     raise self._uncertain(
                         method, path, body_sha256, sent_at, submission, error
                     ) from exc
@@ -384,6 +395,8 @@ class BrevoClient:
                 method, path, status=status, kind=None, attempt=attempt, policy=self._retry
             )
             if decision is Decision.UNCERTAIN:
+                # A 5xx after a non-idempotent body went out: Brevo may have acted on it (no
+                # idempotency key), so resending could import twice. Hand it to the caller.
                 raise self._uncertain(method, path, body_sha256, sent_at, submission, api_error)
             if decision is Decision.FAIL:
                 logger.debug("%s %s -> %d %s", method, path, status, api_error.code or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import time
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from etl.brevo import (
     ImportRequest,
     RetryPolicy,
     SubmissionUncertain,
+    encode_body,
 )
 
 from ._support import csv_body, rows, when
@@ -132,6 +134,7 @@ def test_a_503_on_an_import_raises_submission_uncertain(client, fast_sandbox, li
     assert exc.method == "POST"
     assert exc.path == "/contacts/import"
     assert exc.body_sha256 == log[0]["body_sha256"]  # exactly the bytes that were sent
+    assert exc.body_sha256 == hashlib.sha256(encode_body(request.to_wire())).hexdigest()
     assert exc.request is request
     assert isinstance(exc.cause, BrevoServerError)
     assert exc.sent_at.tzinfo is not None

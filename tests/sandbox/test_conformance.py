@@ -140,8 +140,14 @@ class Wire:
         assert response.ok, f"admin call failed: {_describe(response)}"
         return response
 
-    def check_process(self, response: requests.Response, mode: str) -> dict[str, Any]:
-        """Validate one ``GET /processes/{id}`` answer for the sandbox's status ``mode``."""
+    def check_process(
+        self, response: requests.Response, mode: str, *, spec26: bool = True
+    ) -> dict[str, Any]:
+        """Validate one ``GET /processes/{id}`` answer for the sandbox's status ``mode``.
+
+        ``spec26=False`` skips the SPEC-26 check (for the one process whose name SPEC-26's
+        closed enum lacks; `test_remove_all_process_conforms_to_spec26` checks it on its own).
+        """
         body = response.json()
         status = body.get("status")
         assert status in STATUSES_BY_MODE[mode], f"status {status!r} in mode {mode}"
@@ -149,16 +155,18 @@ class Wire:
             check_response(response, local_base=self.base, edition="2025")
         # SPEC-25 has no `failed` and no `info`/`error`/`created_at`; SPEC-26 has them all, so
         # terminal bodies (which carry `info`) and every 2026-mode body are checked against it.
-        if mode == "2026" or status in TERMINAL:
+        if spec26 and (mode == "2026" or status in TERMINAL):
             check_response(response, local_base=self.base, edition="2026-choices")
         return dict(body)
 
-    def wait(self, process_id: int, *, mode: str = "2025", timeout_s: float = 15) -> dict[str, Any]:
+    def wait(
+        self, process_id: int, *, mode: str = "2025", spec26: bool = True, timeout_s: float = 15
+    ) -> dict[str, Any]:
         """Poll ``GET /processes/{id}`` until terminal, validating every answer; return the last."""
         deadline = time.monotonic() + timeout_s
         while True:
             response = self.call("GET", f"/processes/{process_id}", 200, editions=())
-            body = self.check_process(response, mode)
+            body = self.check_process(response, mode, spec26=spec26)
             if body["status"] in TERMINAL:
                 return body
             assert time.monotonic() < deadline, f"process {process_id} stuck: {body}"
@@ -1086,21 +1094,41 @@ def test_add_and_remove_list_members_conform(brevo: Wire, seeded: Seed) -> None:
     )
 
 
-def test_remove_all_list_members_starts_a_process(brevo: Wire, seeded: Seed) -> None:
-    """``{"all": true}``: 201 ``postContactInfo`` with ``processId``; the process conforms.
-
-    (Request not checked: see `test_add_and_remove_list_members_conform`.)
-    """
+def _remove_all(brevo: Wire, seeded: Seed) -> int:
     removed = brevo.call(
         "POST",
         f"/contacts/lists/{seeded.list_id}/contacts/remove",
         201,
         json_body={"all": True},
     )
-    process_id = removed.json()["contacts"]["processId"]
-    assert brevo.wait(process_id)["status"] == "completed"
+    return int(removed.json()["contacts"]["processId"])
+
+
+def test_remove_all_list_members_starts_a_process(brevo: Wire, seeded: Seed) -> None:
+    """``{"all": true}``: 201 ``postContactInfo`` with ``processId``; every poll of the process
+    conforms to SPEC-25 (its SPEC-26 check is the next test).
+
+    (Request not checked: see `test_add_and_remove_list_members_conform`.)
+    """
+    process_id = _remove_all(brevo, seeded)
+    assert brevo.wait(process_id, spec26=False)["status"] == "completed"
     page = brevo.call("GET", f"/contacts/lists/{seeded.list_id}/contacts", 200).json()
     assert page["count"] == 0, page
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sandbox: names the all:true remove process REMOVE_CONTACTS_FROM_LIST, outside "
+    "SPEC-26's closed process-name enum; kept on purpose by its owner (Brevo's real name is "
+    "unknown), see finding C2 in /tmp/findings-sandbox.md",
+)
+def test_remove_all_process_conforms_to_spec26(brevo: Wire, seeded: Seed) -> None:
+    """The finished remove-all process, like every other finished process, is a SPEC-26 body
+    (``name`` one of SPEC-26's enum)."""
+    process_id = _remove_all(brevo, seeded)
+    assert brevo.wait(process_id, spec26=False)["status"] == "completed"
+    response = brevo.call("GET", f"/processes/{process_id}", 200, editions=())
+    check_response(response, local_base=brevo.base, edition="2026-choices")
 
 
 @pytest.mark.parametrize(

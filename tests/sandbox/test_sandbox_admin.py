@@ -162,6 +162,12 @@ def test_delay_fault(api, sandbox):
     sandbox.add_fault(path_prefix="/v3/processes", kind="delay", delay_s=0.5, count=1)
     with pytest.raises(requests.Timeout):
         api.get("/processes", timeout=0.1)
+    # The server still answers the abandoned request: wait for it, so it can't leak into the
+    # next test's request log.
+    deadline = time.monotonic() + 5
+    while len(sandbox.requests_log()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(sandbox.requests_log()) == 3
 
 
 def test_truncate_fault_on_an_export_download(api, sandbox):
@@ -398,3 +404,33 @@ def test_python_m_entry_point_serves(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_sandbox_imports_nothing_from_the_client():
+    """A fake built from the client's own models would agree with it by construction."""
+    import ast
+
+    allowed_third_party = {"werkzeug", "requests"}
+    for path in sorted((ROOT / "etl" / "brevo" / "sandbox").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top == "etl":
+                    assert name.startswith("etl.brevo.sandbox"), (path.name, name)
+                else:
+                    assert (
+                        top in allowed_third_party
+                        or top in sys.stdlib_module_names
+                        or top
+                        in (
+                            "__future__",
+                            "_typeshed",
+                        )
+                    ), (path.name, name)

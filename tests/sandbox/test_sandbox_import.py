@@ -454,3 +454,33 @@ def test_processes_run_in_order_and_are_paged(api):
     assert missing.status_code == 404
     assert missing.json() == {"code": "invalid_parameter", "message": "processId is invalid"}
     assert api.get("/processes/abc").status_code == 400
+
+
+def test_explicit_nulls_mean_defaults(api):
+    list_id = api.new_list()
+    proc = api.import_(
+        fileBody="EMAIL\nnull@example.com",
+        fileUrl=None,
+        jsonBody=None,
+        listIds=[list_id],
+        newList=None,
+        notifyUrl=None,
+        updateExistingContacts=None,
+        emptyContactsAttributes=None,
+        emailBlacklist=None,
+    )
+    assert proc["status"] == "completed"
+    assert api.contact("null@example.com")["emailBlacklisted"] is False
+    rows = api.export_rows(
+        customContactFilter={
+            "actionForContacts": "allContacts",
+            "listId": list_id,
+            "segmentId": None,
+        },
+        exportAttributes=None,
+        exportMandatoryAttributes=None,
+        exportDateInUTC=None,
+        skipFilesMerge=None,
+        notifyUrl=None,
+    )
+    assert [r["EMAIL"] for r in rows] == ["null@example.com"]

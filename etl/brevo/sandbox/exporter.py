@@ -80,6 +80,15 @@ def _int(value: Any, key: str) -> int:
     return value
 
 
+def _flag(body: dict[str, Any], key: str, *, default: bool) -> bool:
+    value = body.get(key)
+    if value is None:  # absent or an explicit null
+        return default
+    if not isinstance(value, bool):
+        raise invalid(f"{key} must be a boolean")
+    return value
+
+
 def _strings(body: dict[str, Any], key: str) -> list[str]:
     value = body.get(key)
     if value is None:
@@ -119,19 +128,11 @@ def parse_export_request(body: dict[str, Any], account: Account) -> ExportSpec:
         _custom_filter(custom, account, spec)
     else:
         _legacy_filter(legacy, account, spec)
-    for key in ("disableNotification", "disableFrontendNotification"):
-        if not isinstance(body.get(key, False), bool):
-            raise invalid(f"{key} must be a boolean")
-    mandatory = body.get("exportMandatoryAttributes", True)
-    for key, value in (
-        ("exportMandatoryAttributes", mandatory),
-        ("exportDateInUTC", body.get("exportDateInUTC", False)),
-        ("skipFilesMerge", body.get("skipFilesMerge", False)),
-    ):
-        if not isinstance(value, bool):
-            raise invalid(f"{key} must be a boolean")
-    spec.date_utc = bool(body.get("exportDateInUTC", False))
-    spec.skip_merge = bool(body.get("skipFilesMerge", False))
+    _flag(body, "disableNotification", default=False)
+    _flag(body, "disableFrontendNotification", default=False)
+    mandatory = _flag(body, "exportMandatoryAttributes", default=True)
+    spec.date_utc = _flag(body, "exportDateInUTC", default=False)
+    spec.skip_merge = _flag(body, "skipFilesMerge", default=False)
     attributes = _strings(body, "exportAttributes")
     if not mandatory and not attributes:
         raise missing("exportAttributes is required if exportMandatoryAttributes is set false")

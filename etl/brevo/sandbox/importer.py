@@ -82,7 +82,9 @@ class ImportReport:
 
 
 def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
-    value = body.get(key, default)
+    value = body.get(key)
+    if value is None:  # absent or an explicit null (some SDKs send unset fields as null)
+        return default
     if not isinstance(value, bool):
         raise invalid(f"{key} must be a boolean")
     return value

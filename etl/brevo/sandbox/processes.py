@@ -145,6 +145,8 @@ class ProcessRunner:
             except Aborted:
                 return
             except Exception as exc:  # a sandbox bug: fail the process, keep serving
+                if self._stale(item):
+                    return  # reset or stopped under the job (its files may be gone)
                 logger.exception("sandbox job %s failed", item.process_id)
                 error = f"internal error: {type(exc).__name__}"
         if not self._wait_until(item, started + self._config.current.process_delay_s):

@@ -28,7 +28,8 @@ INVALID: Final = _Invalid()
 
 EMAIL_RE = re.compile(
     r"^(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)@"
-    r"(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$"
 )
 PHONE_ATTRIBUTES: Final = frozenset({"SMS", "WHATSAPP", "LANDLINE_NUMBER"})
 # Attributes whose value identifies at most one contact (duplicates are refused or counted).

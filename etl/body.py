@@ -1,0 +1,235 @@
+"""Serialise normalised contacts into ``fileBody`` chunks under a UTF-8 byte budget.
+
+A body is Brevo's CSV: a header of attribute names, then one line per contact, fields separated
+by ``;`` and lines by ``\\n``. A value holding ``;``, ``"``, CR or LF is quoted with ``"``, its
+quotes doubled (RFC 4180). Chunks are cut between rows, never inside one: each chunk holds as
+many whole rows as fit in ``chunk_bytes`` with its header. A row that cannot fit even alone is
+set aside (reason ``row_too_large``) rather than sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.csv_io import STR_DTYPE, arrow_strings
+from etl.errors import ConfigError
+
+MAX_CHUNK_BYTES = 10 * 1024 * 1024  # Brevo: "Maximum allowed file body size is 10MB"
+DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024  # Brevo recommends about 8 MB
+SEPARATOR = ";"
+ROW_TOO_LARGE = "row_too_large"
+LINE = "_line"
+
+_NEEDS_QUOTES = r'[;"\r\n]'
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One ``fileBody``: whole rows under the byte budget."""
+
+    body: str
+    rows: int
+    bytes: int
+    """UTF-8 length of body."""
+    sha256: str
+    """Hex digest of the UTF-8 body: the chunk's identity in the ledger."""
+    columns: tuple[str, ...]
+    lines: tuple[int, ...] = field(default=(), repr=False)
+    """Source line (``_line``) of each row, when the contacts carried one."""
+
+
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, type=pa.large_string())
+
+
+def _quote_column(values: pa.Array) -> pa.Array:
+    needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
+    if not pc.any(needs).as_py():
+        return values
+    quoted = pc.binary_join_element_wise(
+        _lit('"'), pc.replace_substring(values, '"', '""'), _lit('"'), _lit("")
+    )
+    return pc.if_else(needs, quoted, values)
+
+
+def quote_value(value: str) -> str:
+    """One value as it appears in a body."""
+    if any(c in value for c in ';"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def header_line(columns: Sequence[str]) -> str:
+    """The header of a body."""
+    return SEPARATOR.join(quote_value(c) for c in columns)
+
+
+def serialise_lines(contacts: pd.DataFrame, columns: Sequence[str]) -> pa.Array:
+    """The body lines of ``contacts`` (no header) as an Arrow string array."""
+    if not len(columns):
+        raise ValueError("a body needs at least one column")
+    if len(contacts) == 0:
+        return pa.array([], type=pa.large_string())
+    quoted = [_quote_column(arrow_strings(contacts[c])) for c in columns]
+    if len(quoted) == 1:
+        return quoted[0]
+    return pc.binary_join_element_wise(*quoted, _lit(SEPARATOR))
+
+
+def serialise_rows(contacts: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """One ``;``-separated line per row, values quoted where needed; empty stays empty."""
+    return serialise_lines(contacts, columns).to_pylist()
+
+
+def parse_body(body: str) -> list[dict[str, str]]:
+    """Parse a body back into rows (the inverse of the builder, for checks and tests)."""
+    if not body:
+        return []
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=SEPARATOR)
+    rows = list(reader)
+    if not rows:
+        return []
+    header = rows[0]
+    return [dict(zip(header, row, strict=True)) for row in rows[1:]]
+
+
+class ChunkBuilder:
+    """Accumulate contacts and cut them into chunks of at most ``chunk_bytes``."""
+
+    def __init__(self, columns: Sequence[str], *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> None:
+        if not columns:
+            raise ConfigError("a body needs at least one column")
+        self.columns = tuple(columns)
+        self.header = header_line(self.columns)
+        self._header_bytes = len(self.header.encode("utf-8"))
+        if chunk_bytes > MAX_CHUNK_BYTES:
+            raise ConfigError(
+                f"chunk size {chunk_bytes} bytes is over Brevo's limit of {MAX_CHUNK_BYTES}"
+            )
+        if chunk_bytes <= self._header_bytes + 1:
+            raise ConfigError(
+                f"chunk size {chunk_bytes} bytes cannot hold the header "
+                f"({self._header_bytes} bytes) and a row"
+            )
+        self.chunk_bytes = chunk_bytes
+        self._lines: list[str] = []
+        self._line_numbers: list[int] = []
+        self._size = self._header_bytes  # bytes of header + "\n" + line for each pending line
+        self._rejected: list[pd.DataFrame] = []
+        self.rows_added = 0
+
+    @property
+    def pending_rows(self) -> int:
+        """Rows waiting for the next chunk."""
+        return len(self._lines)
+
+    def add(self, contacts: pd.DataFrame) -> list[Chunk]:
+        """Add rows; return the chunks completed so far (the last one stays open)."""
+        if len(contacts) == 0:
+            return []
+        lines = serialise_lines(contacts, self.columns)
+        sizes = pc.binary_length(lines).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+        texts = lines.to_pylist()
+        numbers = (
+            contacts[LINE].to_numpy(dtype=np.int64).tolist()
+            if LINE in contacts.columns
+            else [0] * len(texts)
+        )
+        self.rows_added += len(texts)
+        too_large = np.flatnonzero(self._header_bytes + sizes > self.chunk_bytes)
+        if len(too_large):
+            self._set_aside(contacts, too_large, sizes)
+        chunks: list[Chunk] = []
+        budget = self.chunk_bytes
+        cum = np.cumsum(sizes)
+        start = 0
+        skip = set(too_large.tolist())
+        n = len(texts)
+        while start < n:
+            if start in skip:
+                start += 1
+                continue
+            # Rows start..stop-1 fit in what is left of the open chunk.
+            base = cum[start - 1] if start else 0
+            room = budget - self._size
+            stop = int(np.searchsorted(cum, base + room, side="right"))
+            if skip:
+                nxt = min((s for s in skip if s >= start), default=n)
+                stop = min(stop, nxt)
+            if stop <= start:  # the next row does not fit: close the open chunk
+                chunks.append(self._close())
+                continue
+            self._lines.extend(texts[start:stop])
+            self._line_numbers.extend(numbers[start:stop])
+            self._size += int(cum[stop - 1] - base)
+            start = stop
+            if start < n and start not in skip:
+                chunks.append(self._close())
+        return chunks
+
+    def flush(self) -> Chunk | None:
+        """The last, partly filled chunk (None when nothing is pending)."""
+        if not self._lines:
+            return None
+        return self._close()
+
+    def pop_rejected(self) -> pd.DataFrame:
+        """Rows set aside as ``row_too_large`` since the last call: ``_line``, ``reason``,
+        ``message`` and the row's values."""
+        if not self._rejected:
+            return pd.DataFrame(
+                {
+                    LINE: pd.Series([], dtype=np.int64),
+                    "reason": pd.Series([], dtype=STR_DTYPE),
+                    "message": pd.Series([], dtype=STR_DTYPE),
+                }
+            )
+        frame = pd.concat(self._rejected, ignore_index=True)
+        self._rejected = []
+        return frame
+
+    def _set_aside(self, contacts: pd.DataFrame, rows: np.ndarray, sizes: np.ndarray) -> None:
+        part = contacts.iloc[rows].reset_index(drop=True)
+        messages = [
+            f"the row takes {int(s) - 1} bytes; with the header it cannot fit in a chunk of "
+            f"{self.chunk_bytes} bytes"
+            for s in sizes[rows]
+        ]
+        meta = pd.DataFrame(
+            {
+                LINE: (
+                    part[LINE].to_numpy(dtype=np.int64)
+                    if LINE in part.columns
+                    else np.zeros(len(part), dtype=np.int64)
+                ),
+                "reason": pd.Series([ROW_TOO_LARGE] * len(part), dtype=STR_DTYPE),
+                "message": pd.Series(messages, dtype=STR_DTYPE),
+            }
+        )
+        values = part.drop(columns=[c for c in (LINE, "reason", "message") if c in part.columns])
+        self._rejected.append(pd.concat([meta, values], axis=1))
+
+    def _close(self) -> Chunk:
+        body = "\n".join([self.header, *self._lines])
+        data = body.encode("utf-8")
+        chunk = Chunk(
+            body=body,
+            rows=len(self._lines),
+            bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            columns=self.columns,
+            lines=tuple(self._line_numbers),
+        )
+        self._lines = []
+        self._line_numbers = []
+        self._size = self._header_bytes
+        return chunk

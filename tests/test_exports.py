@@ -1,0 +1,376 @@
+"""Typed parsing of Brevo export CSVs, merging every file of a run, and the GX check."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from etl.brevo.models import Attribute, EnumValue
+from etl.errors import InputError
+from etl.exports import (
+    ExportFile,
+    ExportFormatError,
+    export_schema,
+    iter_typed_batches,
+    merge_exports,
+    snake_name,
+)
+from etl.parquet import write_partition
+from etl.validate_export import validate_merged
+
+ATTRIBUTES = [
+    Attribute("FIRSTNAME", "normal", "text"),
+    Attribute("BIRTHDAY", "normal", "date"),
+    Attribute("SCORE", "normal", "float"),
+    Attribute("OPT_IN", "normal", "boolean"),
+    Attribute("GENDER", "category", None, (EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
+    Attribute("INTERESTS", "normal", "multiple-choice", (), ("sport", "music", "travel")),
+    Attribute("EXT_ID", "normal", "text"),
+    Attribute("SMS", "normal", "text"),
+]
+HEADER = [
+    "EMAIL",
+    "ADDED_TIME",
+    "MODIFIED_TIME",
+    "FIRSTNAME",
+    "BIRTHDAY",
+    "SCORE",
+    "OPT_IN",
+    "GENDER",
+    "INTERESTS",
+    "_listIds",
+    "_SUBSCRIBED",
+    "_BLOCKLISTED",
+]
+
+
+def write_export(path: Path, header: list[str], rows: list[list[str]], *, bom: bool = False) -> Path:
+    """An export file as Brevo writes it: UTF-8, ';', header row, quotes when needed."""
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _rows(path: Path, **kwargs: object) -> list[dict[str, object]]:
+    batches = list(iter_typed_batches(path, ATTRIBUTES, source="list:2", **kwargs))  # type: ignore[arg-type]
+    if not batches:
+        return []
+    return pa.Table.from_batches(batches).to_pylist()
+
+
+def test_snake_names() -> None:
+    assert snake_name("_listIds") == "list_ids"
+    assert snake_name("ADDED_TIME") == "added_time"
+    assert snake_name("_ADDED_TIME") == "added_time"
+    assert snake_name("Prénom de l'élève") == "prenom_de_l_eleve"
+    assert snake_name("2FA") == "col_2fa"
+    assert snake_name("???") == "column"
+
+
+def test_schema_types_and_names() -> None:
+    columns = [*HEADER, "_ADDED_TIME", "UNKNOWN THING", "EXT_ID"]
+    schema = export_schema(ATTRIBUTES, columns)
+    assert {f.name: str(f.type) for f in schema} == {
+        "email": "string",
+        "added_time": "timestamp[us, tz=UTC]",
+        "modified_time": "timestamp[us, tz=UTC]",
+        "firstname": "string",
+        "birthday": "date32[day]",
+        "score": "double",
+        "opt_in": "bool",
+        "gender": "string",
+        "gender_value": "int64",
+        "interests": "list<item: string>",
+        "list_ids": "list<item: int64>",
+        "subscribed": "list<item: string>",
+        "blocklisted": "list<item: string>",
+        "added_time_2": "timestamp[us, tz=UTC]",
+        "unknown_thing": "string",
+        "ext_id": "string",
+        "_sources": "list<item: string>",
+    }
+    assert schema.field("added_time_2").metadata[b"brevo_name"] == b"_ADDED_TIME"
+    brevo = export_schema(ATTRIBUTES, columns, column_case="brevo")
+    assert brevo.names[:3] == ["EMAIL", "ADDED_TIME", "MODIFIED_TIME"]
+    assert "GENDER_value" in brevo.names
+    assert "_listIds" in brevo.names
+
+
+def test_typed_values_in_the_account_format(tmp_path: Path) -> None:
+    path = write_export(
+        tmp_path / "export.csv",
+        HEADER,
+        [
+            [
+                "ann@example.com",
+                "23-11-2026 10:00:00",
+                "24-11-2026 08:30:05",
+                "Ann; \"the\" first\nof her name",
+                "1990-02-28",
+                "12.5",
+                "true",
+                "Ms",
+                "sport,music",
+                "[2|7]",
+                "email_marketing|sms_marketing",
+                "",
+            ],
+            ["bob@example.com", "01-01-2026", "", "", "", "", "false", "", "", "[]", "", "sms_marketing"],
+        ],
+        bom=True,
+    )
+    ann, bob = _rows(path)
+    assert ann == {
+        "email": "ann@example.com",
+        "added_time": datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+        "modified_time": datetime(2026, 11, 24, 8, 30, 5, tzinfo=UTC),
+        "firstname": 'Ann; "the" first\nof her name',
+        "birthday": date(1990, 2, 28),
+        "score": 12.5,
+        "opt_in": True,
+        "gender": "Ms",
+        "gender_value": 2,
+        "interests": ["sport", "music"],
+        "list_ids": [2, 7],
+        "subscribed": ["email_marketing", "sms_marketing"],
+        "blocklisted": [],
+        "_sources": ["list:2"],
+    }
+    assert bob["added_time"] == datetime(2026, 1, 1, tzinfo=UTC)
+    assert bob["modified_time"] is None
+    assert bob["opt_in"] is False
+    assert bob["list_ids"] == []
+    assert bob["interests"] is None
+    assert bob["gender"] is None and bob["gender_value"] is None
+    assert bob["blocklisted"] == ["sms_marketing"]
+
+
+def test_iso_utc_dates_and_tolerated_variants(tmp_path: Path) -> None:
+    header = ["EMAIL", "ADDED_TIME", "MODIFIED_TIME", "OPT_IN", "BIRTHDAY", "SCORE", "_listIds"]
+    path = write_export(
+        tmp_path / "export.csv",
+        header,
+        [
+            ["a@x.io", "2026-11-23T10:00:00.000Z", "2026-11-23 11:00:00", "True", "1990-01-02", "1", "[3]"],
+            ["b@x.io", "2026-11-23T10:00:00+02:00", "2026-11-23", "Yes", "02-01-1990", "2,5", "[ 4 , 5 ]"],
+            ["c@x.io", "23-11-2026 10:00:00", "2026-11-23T09:00:00Z", "no", "1990-01-02 00:00:00", " 3 ", "4|6"],
+        ],
+    )
+    a, b, c = _rows(path)
+    assert a["added_time"] == datetime(2026, 11, 23, 10, tzinfo=UTC)
+    assert a["modified_time"] == datetime(2026, 11, 23, 11, tzinfo=UTC)
+    assert b["added_time"] == datetime(2026, 11, 23, 8, tzinfo=UTC)
+    assert b["modified_time"] == datetime(2026, 11, 23, tzinfo=UTC)
+    assert c["added_time"] == datetime(2026, 11, 23, 10, tzinfo=UTC)
+    assert c["modified_time"] == datetime(2026, 11, 23, 9, tzinfo=UTC)
+    assert [r["opt_in"] for r in (a, b, c)] == [True, True, False]
+    assert [r["birthday"] for r in (a, b, c)] == [date(1990, 1, 2)] * 3
+    assert [r["score"] for r in (a, b, c)] == [1.0, 2.5, 3.0]
+    assert [r["list_ids"] for r in (a, b, c)] == [[3], [4, 5], [4, 6]]
+
+
+def test_account_timezone_and_date_order(tmp_path: Path) -> None:
+    path = write_export(
+        tmp_path / "export.csv", ["EMAIL", "ADDED_TIME"], [["a@x.io", "11-23-2026 10:00:00"]]
+    )
+    [row] = _rows(path, account_timezone="Europe/Paris", account_date_format="mm-dd-yyyy")
+    assert row["added_time"] == datetime(2026, 11, 23, 9, tzinfo=UTC)
+
+
+def test_category_value_instead_of_label_and_unknown_labels(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_export(
+        tmp_path / "export.csv", ["EMAIL", "GENDER"], [["a@x.io", "1"], ["b@x.io", "Dr"]]
+    )
+    with caplog.at_level(logging.WARNING):
+        a, b = _rows(path)
+    assert (a["gender"], a["gender_value"]) == ("Mr", 1)
+    assert (b["gender"], b["gender_value"]) == ("Dr", None)
+    assert "not in the category's enumeration" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "what"),
+    [
+        ("ADDED_TIME", "yesterday", "a date-time"),
+        ("BIRTHDAY", "31-31-1990", "a date"),
+        ("SCORE", "twelve", "a number"),
+        ("OPT_IN", "perhaps", "a boolean"),
+        ("_listIds", "[2|x]", "a list id"),
+    ],
+)
+def test_values_that_are_not_in_the_format_fail_loudly(
+    tmp_path: Path, column: str, value: str, what: str
+) -> None:
+    path = write_export(tmp_path / "export.csv", ["EMAIL", column], [["a@x.io", value]])
+    with pytest.raises(ExportFormatError) as info:
+        _rows(path)
+    assert f"column {column}" in str(info.value)
+    assert what in str(info.value)
+    assert repr(value) in str(info.value)
+
+
+def test_ragged_rows_fail_loudly(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("EMAIL;FIRSTNAME\na@x.io;Ann;extra\n", encoding="utf-8")
+    with pytest.raises(ExportFormatError, match="bad.csv"):
+        _rows(path)
+
+
+def test_header_only_and_empty_files_yield_nothing(tmp_path: Path) -> None:
+    assert _rows(write_export(tmp_path / "h.csv", HEADER, [])) == []
+    empty = tmp_path / "e.csv"
+    empty.write_bytes(b"")
+    assert _rows(empty) == []
+
+
+def _contact(email: str, lists: str, **values: str) -> list[str]:
+    row = dict.fromkeys(HEADER, "")
+    row.update({"EMAIL": email, "ADDED_TIME": "01-02-2026 10:00:00", "_listIds": lists})
+    row.update({"MODIFIED_TIME": "02-02-2026 10:00:00"})
+    row.update(values)
+    return [row[c] for c in HEADER]
+
+
+def _merged_rows(result_files: list[ExportFile], tmp_path: Path, **kwargs: object) -> list[dict]:
+    result = merge_exports(result_files, ATTRIBUTES, work_dir=tmp_path / "work", **kwargs)  # type: ignore[arg-type]
+    table = pa.Table.from_batches(list(result.batches), schema=result.schema)
+    return sorted(table.to_pylist(), key=lambda r: str(r.get("email") or r.get("sms")))
+
+
+def test_parts_of_one_export_equal_one_file(tmp_path: Path) -> None:
+    rows = [_contact(f"c{i}@x.io", f"[{2 + i % 3}]", FIRSTNAME=f"N{i}") for i in range(30)]
+    whole = write_export(tmp_path / "whole.csv", HEADER, rows)
+    parts = [
+        write_export(tmp_path / f"part-{k}.csv", HEADER, rows[k * 10 : (k + 1) * 10])
+        for k in range(3)
+    ]
+    one = _merged_rows([ExportFile(whole, "list:2", 1)], tmp_path)
+    split = _merged_rows([ExportFile(p, "list:2", 1) for p in parts], tmp_path)
+    assert one == split
+    assert len(one) == 30
+
+
+def test_duplicates_across_exports_fold_with_unions(tmp_path: Path) -> None:
+    first = write_export(
+        tmp_path / "list2.csv",
+        HEADER,
+        [
+            _contact("Ann@X.io", "[2]", FIRSTNAME="Ann"),
+            _contact("bob@x.io", "[2|5]"),
+        ],
+    )
+    header2 = ["EMAIL", "_listIds", "SCORE", "FIRSTNAME"]
+    second = write_export(
+        tmp_path / "list7.csv",
+        header2,
+        [["ann@x.io", "[7|2]", "4.5", "Other"], ["cid@x.io", "[7]", "", ""]],
+    )
+    result = merge_exports(
+        [ExportFile(first, "list:2", 10), ExportFile(second, "list:7", 11)],
+        ATTRIBUTES,
+        work_dir=tmp_path / "work",
+    )
+    assert result.strategy == "duckdb"
+    assert result.rows_per_source == {"list:2": 2, "list:7": 2}
+    assert result.merged_rows == 3
+    rows = {r["email"].lower(): r for r in pa.Table.from_batches(list(result.batches)).to_pylist()}
+    assert set(rows) == {"ann@x.io", "bob@x.io", "cid@x.io"}
+    ann = rows["ann@x.io"]
+    assert ann["list_ids"] == [2, 7]
+    assert ann["_sources"] == ["list:2", "list:7"]
+    assert ann["firstname"] == "Ann"  # the first non-null value, in file order, wins
+    assert ann["score"] == 4.5  # only the second export had it
+    assert ann["added_time"] == datetime(2026, 2, 1, 10, tzinfo=UTC)
+    assert rows["cid@x.io"]["added_time"] is None  # column missing from that export
+    assert rows["bob@x.io"]["_sources"] == ["list:2"]
+    result.close()
+    assert not list((tmp_path / "work").glob("*.duckdb"))
+
+
+def test_contacts_without_email_fold_by_their_other_identifier(tmp_path: Path) -> None:
+    header = ["EMAIL", "SMS", "_listIds"]
+    a = write_export(tmp_path / "a.csv", header, [["", "33600000001", "[2]"], ["", "", "[2]"]])
+    b = write_export(tmp_path / "b.csv", header, [["", "33600000001", "[3]"], ["", "", "[3]"]])
+    rows = _merged_rows([ExportFile(a, "list:2"), ExportFile(b, "list:3")], tmp_path)
+    with_sms = [r for r in rows if r["sms"]]
+    assert len(with_sms) == 1
+    assert with_sms[0]["list_ids"] == [2, 3]
+    assert len(rows) == 3  # contacts with no identifier at all are never folded
+
+
+def test_single_source_that_repeats_a_contact_is_regrouped_on_write(tmp_path: Path) -> None:
+    rows = [_contact("a@x.io", "[2]"), _contact("b@x.io", "[2]"), _contact("A@x.io", "[9]")]
+    path = write_export(tmp_path / "dup.csv", HEADER, rows)
+    result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
+    assert result.strategy == "stream"
+    written = write_partition(
+        result,
+        result.schema,
+        out=str(tmp_path / "out"),
+        export_date=date(2026, 11, 23),
+        metadata={},
+        run_id="r1",
+    )
+    assert written.rows == 2
+    table = pa.dataset.dataset(written.path, format="parquet").to_table()  # type: ignore[attr-defined]
+    by_email = {r["email"].lower(): r["list_ids"] for r in table.to_pylist()}
+    assert by_email == {"a@x.io": [2, 9], "b@x.io": [2]}
+
+
+def test_modified_since_and_high_water_mark(tmp_path: Path) -> None:
+    rows = [
+        _contact("old@x.io", "[2]", MODIFIED_TIME="01-01-2026 00:00:00"),
+        _contact("new@x.io", "[2]", MODIFIED_TIME="05-01-2026 12:00:00"),
+        _contact("edge@x.io", "[2]", MODIFIED_TIME="03-01-2026 00:00:00"),
+    ]
+    path = write_export(tmp_path / "e.csv", HEADER, rows)
+    files = [ExportFile(path, "list:2", 1)]
+    since = datetime(2026, 1, 3, tzinfo=UTC)
+    result = merge_exports(files, ATTRIBUTES, work_dir=tmp_path / "w", modified_since=since)
+    emails = sorted(b["email"] for batch in result.batches for b in batch.to_pylist())
+    assert emails == ["edge@x.io", "new@x.io"]
+    assert result.rows_per_source == {"list:2": 3}
+    assert result.merged_rows == 2
+    assert result.max_modified == datetime(2026, 1, 5, 12, tzinfo=UTC)
+    no_time = write_export(tmp_path / "n.csv", ["EMAIL"], [["a@x.io"]])
+    with pytest.raises(InputError, match="MODIFIED_TIME"):
+        merge_exports([ExportFile(no_time, "x")], ATTRIBUTES, work_dir=tmp_path, modified_since=since)
+
+
+def test_validation_suite(tmp_path: Path) -> None:
+    good = pa.table(
+        {"email": ["a@x.io", "b@x.io"], "list_ids": pa.array([[2], []], pa.list_(pa.int64()))}
+    )
+    report = validate_merged(good, total_records=2)
+    assert report.passed, report.failures
+    assert report.rows == 2
+
+    bad = pa.table(
+        {
+            "email": ["a@x.io", "a@x.io", None],
+            "list_ids": pa.array([[2], [None], [3]], pa.list_(pa.int64())),
+        }
+    )
+    report = validate_merged(bad, total_records=2)
+    assert not report.passed
+    text = " | ".join(report.failures)
+    assert "1 row(s) without an identifier" in text
+    assert "share an identifier" in text
+    assert "not integers" in text
+    assert "row count 3 != Brevo total_records 2" in text
+
+    merged = validate_merged(good, total_records=5, exports_merged=2)
+    assert merged.passed
+    assert "rows <= 5" in merged.notes[0]
+    assert not validate_merged(good, total_records=1, exports_merged=2).passed
+    missing = validate_merged(good.drop_columns(["email"]))
+    assert missing.failures == ("identifier column 'email' is missing",)

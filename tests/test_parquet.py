@@ -1,0 +1,366 @@
+"""Typed atomic Parquet partitions: DuckDB reads them, re-runs replace them, failures hide."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+import etl.exports
+import etl.parquet
+from etl.brevo.models import Attribute, EnumValue
+from etl.errors import InputError
+from etl.exports import ExportFile, merge_exports
+from etl.parquet import (
+    filter_modified_since,
+    read_high_water_mark,
+    write_high_water_mark,
+    write_partition,
+)
+
+ATTRIBUTES = [
+    Attribute("FIRSTNAME", "normal", "text"),
+    Attribute("BIRTHDAY", "normal", "date"),
+    Attribute("SCORE", "normal", "float"),
+    Attribute("OPT_IN", "normal", "boolean"),
+    Attribute("GENDER", "category", None, (EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
+    Attribute("INTERESTS", "normal", "multiple-choice", (), ("sport", "music")),
+]
+HEADER = [
+    "EMAIL",
+    "ADDED_TIME",
+    "MODIFIED_TIME",
+    "FIRSTNAME",
+    "BIRTHDAY",
+    "SCORE",
+    "OPT_IN",
+    "GENDER",
+    "INTERESTS",
+    "_listIds",
+    "_SUBSCRIBED",
+]
+DAY = date(2026, 11, 23)
+
+
+def write_export(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def contacts(n: int, *, prefix: str = "c") -> list[list[str]]:
+    return [
+        [
+            f"{prefix}{i}@example.com",
+            f"2026-11-{1 + i % 20:02d}T10:00:00.000Z",
+            f"{1 + i % 20:02d}-11-2026 12:30:00",
+            f"Name {i}",
+            f"1990-01-{1 + i % 28:02d}",
+            f"{i}.25",
+            "true" if i % 2 else "false",
+            "Mr" if i % 2 else "Ms",
+            "sport,music" if i % 3 else "",
+            f"[{2 + i % 3}|9]",
+            "email_marketing" if i % 4 else "",
+        ]
+        for i in range(n)
+    ]
+
+
+def merged(tmp_path: Path, rows: list[list[str]], name: str = "export.csv"):  # noqa: ANN201
+    path = write_export(tmp_path / name, rows)
+    return merge_exports([ExportFile(path, "list:2", 42)], ATTRIBUTES, work_dir=tmp_path / "work")
+
+
+def publish(result, out: Path | str, run_id: str = "run-1"):  # noqa: ANN001, ANN201
+    return write_partition(
+        result,
+        result.schema,
+        out=str(out),
+        export_date=DAY,
+        metadata={"process_ids": "[42]", "filters": '["list:2"]'},
+        run_id=run_id,
+    )
+
+
+def test_duckdb_reads_the_types_and_values(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    written = publish(merged(tmp_path, contacts(5)), out)
+    assert written.rows == 5
+    assert written.path == f"{out}/contacts/export_date=2026-11-23"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    pattern = f"{out}/contacts/export_date=*/*.parquet"
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM '{pattern}'").fetchall()}
+    assert types == {
+        "email": "VARCHAR",
+        "added_time": "TIMESTAMP WITH TIME ZONE",
+        "modified_time": "TIMESTAMP WITH TIME ZONE",
+        "firstname": "VARCHAR",
+        "birthday": "DATE",
+        "score": "DOUBLE",
+        "opt_in": "BOOLEAN",
+        "gender": "VARCHAR",
+        "gender_value": "BIGINT",
+        "interests": "VARCHAR[]",
+        "list_ids": "BIGINT[]",
+        "subscribed": "VARCHAR[]",
+        "_sources": "VARCHAR[]",
+        "export_date": "DATE",  # DuckDB reads the Hive-style partition key too
+    }
+    row = con.execute(
+        f"SELECT email, added_time, modified_time, birthday, score, opt_in, gender, gender_value,"
+        f" interests, list_ids, subscribed, _sources, export_date FROM '{pattern}'"
+        " WHERE email = 'c1@example.com'"
+    ).fetchall()[0]
+    assert row == (
+        "c1@example.com",
+        datetime(2026, 11, 2, 10, 0, tzinfo=row[1].tzinfo),
+        datetime(2026, 11, 2, 12, 30, tzinfo=row[2].tzinfo),
+        date(1990, 1, 2),
+        1.25,
+        True,
+        "Mr",
+        1,
+        ["sport", "music"],
+        [3, 9],
+        ["email_marketing"],
+        ["list:2"],
+        DAY,
+    )
+    assert row[1].utcoffset().total_seconds() == 0
+    assert con.execute(f"SELECT sum(len(list_ids)) FROM '{pattern}'").fetchall()[0][0] == 10
+    assert con.execute(f"SELECT sum(score) FROM '{pattern}'").fetchall()[0][0] == pytest.approx(
+        float(sum(Decimal(f"{i}.25") for i in range(5)))
+    )
+
+
+def test_metadata_and_manifests(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    written = publish(merged(tmp_path, contacts(3)), out)
+    meta = pq.read_schema(written.files[0]).metadata
+    assert meta[b"schema_version"] == b"1"
+    assert meta[b"process_ids"] == b"[42]"
+    assert meta[b"filters"] == b'["list:2"]'
+    assert meta[b"run_id"] == b"run-1"
+    assert meta[b"export_date"] == b"2026-11-23"
+    file_meta = pq.ParquetFile(written.files[0]).metadata.metadata
+    assert file_meta[b"rows"] == b"3"
+    assert file_meta[b"partition_rows"] == b"3"
+    assert json.loads(file_meta[b"rows_per_source"]) == {"list:2": 3}
+    assert pq.ParquetFile(written.files[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    manifest = json.loads(Path(written.manifest_path).read_text())
+    assert written.manifest_path == f"{out}/contacts/_manifests/run-1.json"
+    assert manifest["rows"] == 3
+    assert manifest["process_ids"] == [42]
+    assert manifest["filters"] == ["list:2"]
+    assert manifest["files"] == [
+        {"path": "contacts/export_date=2026-11-23/part-0000.parquet", "rows": 3}
+    ]
+    assert {"name": "list_ids", "type": "list<item: int64>"} in manifest["schema"]
+    assert manifest["rows_per_source"] == {"list:2": 3}
+    current = json.loads(Path(written.current_manifest_path).read_text())
+    assert current["run_id"] == "run-1"
+
+
+def test_rerun_replaces_the_partition_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    parts = [
+        write_export(tmp_path / f"p{k}.csv", contacts(4, prefix=f"old{k}-")) for k in range(3)
+    ]
+    first = merge_exports(
+        [ExportFile(p, "list:2") for p in parts], ATTRIBUTES, work_dir=tmp_path / "w"
+    )
+    assert len(publish(first, out, "run-1").files) == 3
+    second = publish(merged(tmp_path, contacts(2, prefix="new"), "new.csv"), out, "run-2")
+    assert [Path(f).name for f in second.files] == ["part-0000.parquet"]
+    partitions = glob.glob(f"{out}/contacts/export_date=*")
+    assert partitions == [f"{out}/contacts/export_date=2026-11-23"]
+    emails = sorted(pq.read_table(partitions[0]).column("email").to_pylist())
+    assert emails == ["new0@example.com", "new1@example.com"]
+    assert sorted(p.name for p in (out / "contacts").iterdir()) == [
+        "_current",
+        "_manifests",
+        "export_date=2026-11-23",
+    ]
+
+
+def test_rerun_without_atomic_exchange_still_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(etl.parquet, "_rename_exchange", lambda a, b: False)
+    out = tmp_path / "out"
+    publish(merged(tmp_path, contacts(3, prefix="a")), out, "r1")
+    publish(merged(tmp_path, contacts(1, prefix="b"), "b.csv"), out, "r2")
+    table = pq.read_table(f"{out}/contacts/export_date=2026-11-23")
+    assert table.column("email").to_pylist() == ["b0@example.com"]
+    assert not [p for p in (out / "contacts").iterdir() if p.name.startswith(".")]
+
+
+def test_failure_mid_write_leaves_the_previous_partition(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = publish(merged(tmp_path, contacts(6)), out)
+    before = pq.read_table(first.path).to_pylist()
+    result = merged(tmp_path, contacts(5, prefix="x"), "x.csv")
+
+    def exploding() -> Iterator[pa.RecordBatch]:
+        yield from result.streams[0]()
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_partition(
+            exploding(), result.schema, out=str(out), export_date=DAY, metadata={}, run_id="r2"
+        )
+    assert glob.glob(f"{out}/contacts/export_date=*") == [first.path]
+    assert pq.read_table(first.path).to_pylist() == before
+    assert not [p for p in (out / "contacts").iterdir() if p.name.startswith(".")]
+    assert not (out / "contacts/_manifests/r2.json").exists()
+
+
+def test_plain_batches_and_empty_days(tmp_path: Path) -> None:
+    schema = pa.schema([("email", pa.string()), ("list_ids", pa.list_(pa.int64()))])
+    written = write_partition(
+        [], schema, out=str(tmp_path / "out"), export_date=DAY, metadata={}, run_id="empty"
+    )
+    assert written.rows == 0
+    table = pq.read_table(written.files[0])
+    assert table.num_rows == 0
+    assert table.schema.field("list_ids").type == pa.list_(pa.int64())
+    with pytest.raises(InputError, match="run id"):
+        write_partition([], schema, out=str(tmp_path), export_date=DAY, metadata={}, run_id="../x")
+
+
+def test_single_source_duplicate_check_spills_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(etl.exports, "KEY_MEMORY_BYTES", 16)
+    rows = contacts(4)
+    unique = publish(merged(tmp_path, rows), tmp_path / "u")
+    assert unique.rows == 4
+    repeated = publish(merged(tmp_path, [*rows, rows[0]], "dup.csv"), tmp_path / "d")
+    assert repeated.rows == 4
+    manifest = json.loads(Path(repeated.manifest_path).read_text())
+    assert any("repeated some contacts" in note for note in manifest["notes"])
+
+
+def test_high_water_mark_round_trip(tmp_path: Path) -> None:
+    out = str(tmp_path / "out")
+    assert read_high_water_mark(out) is None
+    write_high_water_mark(out, datetime(2026, 11, 23, 10, 30, tzinfo=UTC))
+    assert read_high_water_mark(out) == datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
+    write_high_water_mark(out, datetime(2026, 11, 24, 8, 0))  # naive means UTC
+    assert read_high_water_mark(out) == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    state = tmp_path / "out/contacts/_state"
+    assert [p.name for p in state.iterdir()] == ["high_water_mark.json"]
+
+
+def test_filter_modified_since_keeps_undated_rows() -> None:
+    ts = pa.timestamp("us", tz="UTC")
+    batch = pa.record_batch(
+        {
+            "email": ["a", "b", "c", "d"],
+            "modified_time": pa.array(
+                [
+                    datetime(2026, 1, 1, tzinfo=UTC),
+                    datetime(2026, 1, 3, tzinfo=UTC),
+                    None,
+                    datetime(2026, 1, 2, tzinfo=UTC),
+                ],
+                ts,
+            ),
+        }
+    )
+    kept = filter_modified_since(batch, datetime(2026, 1, 2), "modified_time")
+    assert kept.column("email").to_pylist() == ["b", "c", "d"]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"{host}:{port}"
+    finally:
+        server.stop()
+
+
+def test_s3_output_via_manifest(tmp_path: Path, s3_endpoint: str) -> None:
+    fs = pafs.S3FileSystem(
+        endpoint_override=s3_endpoint,
+        scheme="http",
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+        allow_bucket_creation=True,
+    )
+    fs.create_dir("lake")
+    one = merged(tmp_path, contacts(3, prefix="one"), "one.csv")
+    first = write_partition(
+        one.streams[0](),  # plain batches this time
+        one.schema,
+        out="lake/brevo",
+        filesystem=fs,
+        export_date=DAY,
+        metadata={"process_ids": "[1]"},
+        run_id="s3-run-1",
+    )
+    assert first.rows == 3
+    result = merged(tmp_path, contacts(2, prefix="two"), "two.csv")
+    second = write_partition(
+        result,
+        result.schema,
+        out="lake/brevo",
+        filesystem=fs,
+        export_date=DAY,
+        metadata={"process_ids": "[2]"},
+        run_id="s3-run-2",
+    )
+    listed = sorted(
+        info.path
+        for info in fs.get_file_info(pafs.FileSelector("lake/brevo/contacts", recursive=True))
+        if info.type == pafs.FileType.File
+    )
+    assert listed == sorted(
+        [
+            *second.files,
+            "lake/brevo/contacts/_current/export_date=2026-11-23.json",
+            "lake/brevo/contacts/_manifests/s3-run-1.json",
+            "lake/brevo/contacts/_manifests/s3-run-2.json",
+        ]
+    )
+    with fs.open_input_stream(second.current_manifest_path) as stream:
+        current = json.loads(stream.read())
+    files = [f"lake/brevo/{entry['path']}" for entry in current["files"]]
+    assert files == list(second.files)
+    emails = sorted(pq.read_table(files, filesystem=fs).column("email").to_pylist())
+    assert emails == ["two0@example.com", "two1@example.com"]
+    write_high_water_mark("lake/brevo", datetime(2026, 1, 1, tzinfo=UTC), filesystem=fs)
+    assert read_high_water_mark("lake/brevo", filesystem=fs) == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_s3_uri_with_endpoint_in_the_query(tmp_path: Path, s3_endpoint: str) -> None:
+    uri = (
+        f"s3://testing:testing@uri-bucket/prefix?endpoint_override={s3_endpoint}"
+        "&scheme=http&region=us-east-1&allow_bucket_creation=true"
+    )
+    fs, _ = pafs.FileSystem.from_uri(uri)
+    fs.create_dir("uri-bucket")
+    result = merged(tmp_path, contacts(2))
+    written = publish(result, uri)
+    assert written.path.startswith("s3://uri-bucket/prefix/contacts/export_date=2026-11-23")
+    assert written.rows == 2
