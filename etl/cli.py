@@ -154,7 +154,10 @@ def sandbox(host: str, port: int, db_path: Path | None) -> None:
     server.start()
     click.echo(f"Brevo sandbox listening on {server.url}")
     click.echo(f"BREVO_BASE_URL={server.url}")
-    click.echo(f"BREVO_API_KEY={server.api_key}")
+    if getattr(server, "key_generated", True):
+        click.echo(f"BREVO_API_KEY={server.api_key}")
+    else:  # the user chose it: don't echo it into terminal scrollback or CI logs
+        click.echo("BREVO_API_KEY=$BREVO_SANDBOX_API_KEY (the key you set)")
     click.echo("Admin API under /_sandbox/ (same key). Ctrl-C to stop.")
     try:
         server.serve_forever()

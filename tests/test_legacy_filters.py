@@ -95,7 +95,7 @@ def test_blacklisted_alone_with_the_deprecated_filter_allowed() -> None:
         "{\u201clistid.id\u201d: 12}",  # curly double quotes, as doc sites print them
         "{\u2018listid.id\u2019: \u201812\u2019}",  # curly single quotes, id as a string
         "{'listid.id': '12',}",  # single quotes, trailing comma
-        '{listid.id: 12}',  # unquoted key
+        "{listid.id: 12}",  # unquoted key
         '"{\\"listid.id\\": 12}"',  # the v2 docs' JSON-in-a-string form
         '  {"listid.id": 12.0}\n',
         {"listid.id": "12"},  # already a mapping

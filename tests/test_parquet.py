@@ -79,12 +79,12 @@ def contacts(n: int, *, prefix: str = "c") -> list[list[str]]:
     ]
 
 
-def merged(tmp_path: Path, rows: list[list[str]], name: str = "export.csv"):  # noqa: ANN201
+def merged(tmp_path: Path, rows: list[list[str]], name: str = "export.csv"):
     path = write_export(tmp_path / name, rows)
     return merge_exports([ExportFile(path, "list:2", 42)], ATTRIBUTES, work_dir=tmp_path / "work")
 
 
-def publish(result, out: Path | str, run_id: str = "run-1"):  # noqa: ANN001, ANN201
+def publish(result, out: Path | str, run_id: str = "run-1"):
     return write_partition(
         result,
         result.schema,
@@ -177,9 +177,7 @@ def test_metadata_and_manifests(tmp_path: Path) -> None:
 
 def test_rerun_replaces_the_partition_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    parts = [
-        write_export(tmp_path / f"p{k}.csv", contacts(4, prefix=f"old{k}-")) for k in range(3)
-    ]
+    parts = [write_export(tmp_path / f"p{k}.csv", contacts(4, prefix=f"old{k}-")) for k in range(3)]
     first = merge_exports(
         [ExportFile(p, "list:2") for p in parts], ATTRIBUTES, work_dir=tmp_path / "w"
     )

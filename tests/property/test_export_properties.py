@@ -42,8 +42,10 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 filters = st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), json_values, max_size=4)
@@ -53,8 +55,9 @@ def _translate_or_input_error(value: Any) -> object:
     try:
         return translate_legacy_filter(value)
     except InputError as exc:
-        assert "\n" not in str(exc)
-        return exc
+        error = exc
+    assert "\n" not in str(error)
+    return error
 
 
 @given(st.text(max_size=80))
@@ -147,7 +150,8 @@ contact = st.fixed_dictionaries(
         "score": st.floats(allow_nan=False, allow_infinity=False, width=64) | st.none(),
         "opt_in": st.booleans() | st.none(),
         "gender": st.sampled_from([None, "Mr", "Ms"]),
-        "interests": st.none() | st.lists(st.sampled_from(["sport", "music", "travel"]), min_size=1),
+        "interests": st.none()
+        | st.lists(st.sampled_from(["sport", "music", "travel"]), min_size=1),
         "lists": st.lists(st.integers(1, 10**6), unique=True, max_size=5).map(sorted),
         "subscribed": st.sampled_from(
             [[], ["email_marketing"], ["sms_marketing"], ["email_marketing", "sms_marketing"]]
@@ -212,9 +216,7 @@ local_moments = st.datetimes(
 ).map(lambda d: d.replace(microsecond=0))
 
 
-@given(
-    local_moments, st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"])
-)
+@given(local_moments, st.sampled_from(["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"]))
 def test_account_timezone_is_applied(moment: datetime, zone: str) -> None:
     from zoneinfo import ZoneInfo
 
