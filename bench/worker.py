@@ -1,0 +1,463 @@
+"""One measured pipeline per process: ``python -m bench.worker TASK PARAMS_JSON``.
+
+The orchestrator (``python -m bench``) starts a fresh interpreter for every run, so the peak RSS
+read at the end (``getrusage(RUSAGE_SELF).ru_maxrss``) belongs to that one pipeline. Module
+imports happen before the clock starts, on both sides of every comparison; everything after
+them (file reading, parsing, any lazy set-up a library does on first use, writing) is timed.
+
+The last line on stdout is one JSON object: ``seconds``, ``rows``, ``peak_rss_mb``,
+``rss_after_imports_mb`` and task-specific counts. The sandbox API key, when a task needs one,
+comes from the ``BENCH_SANDBOX_KEY`` environment variable and is never printed.
+
+Profile a task with py-spy (not a project dependency)::
+
+    py-spy record -o import.svg -- python -m bench.worker import_prep '{"path": "c.csv"}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+KEY_ENV = "BENCH_SANDBOX_KEY"
+ROOT = Path(__file__).resolve().parents[1]
+
+Task = Callable[[dict[str, Any], Path], dict[str, Any]]
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident set size in MiB (Linux reports KiB)."""
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------- attribute lists
+
+
+def import_attributes() -> list[Any]:
+    """The account's attributes for the import benchmark (as ``GET /contacts/attributes``)."""
+    from etl.brevo.models import Attribute, EnumValue
+
+    return [
+        Attribute("EMAIL", "normal", "text"),
+        Attribute("FIRSTNAME", "normal", "text"),
+        Attribute("LASTNAME", "normal", "text"),
+        Attribute("SMS", "normal", "text"),
+        Attribute("BIRTHDAY", "normal", "date"),
+        Attribute("GENDER", "category", None, (EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
+        Attribute("NEWSLETTER", "normal", "boolean"),
+        Attribute("SCORE", "normal", "float"),
+    ]
+
+
+def export_attributes() -> list[Any]:
+    """Attributes typing the columns of ``bench.generate.write_export_parts``."""
+    from etl.brevo.models import Attribute, EnumValue
+
+    return [
+        Attribute("FIRSTNAME", "normal", "text"),
+        Attribute("BIRTHDAY", "normal", "date"),
+        Attribute("GENDER", "category", None, (EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
+        Attribute("NEWSLETTER", "normal", "boolean"),
+        Attribute("SCORE", "normal", "float"),
+    ]
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def _import_modules() -> None:
+    import etl.importer  # noqa: F401
+    import etl.validate  # noqa: F401
+
+
+def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Ours: plan_import + prepare_import (read, normalise, validate, dedupe, chunk)."""
+    from etl.importer import ImportOptions, plan_import, prepare_import
+
+    options = ImportOptions(
+        paths=(str(params["path"]),),
+        list_ids=(1,),
+        state_dir=tmp / "state",
+        default_region="FR",
+    )
+    started = time.perf_counter()
+    plan = plan_import(options, import_attributes())
+    prepared = prepare_import(plan, options, work_dir=tmp / "work")
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "rows": prepared.rows_read,
+        "rows_sent": sum(f.rows_sent for f in prepared.files),
+        "rows_rejected": prepared.rows_rejected,
+        "rejects_by_reason": dict(prepared.rejects_by_reason),
+        "chunks": len(prepared.chunks),
+        "chunk_mb": round(sum(c.bytes for c in prepared.chunks) / 2**20, 1),
+    }
+
+
+def run_pandas_csv(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Baseline: pandas.read_csv(dtype=str) + to_csv(sep=";") of the same file."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    frame = pd.read_csv(params["path"], dtype=str, keep_default_na=False)
+    frame.to_csv(tmp / "out.csv", sep=";", index=False)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": len(frame)}
+
+
+# ---------------------------------------------------------------------------- export merge
+
+
+def _export_files(params: dict[str, Any]) -> list[Any]:
+    from etl.exports import ExportFile
+
+    # One export split into parts (as Brevo and the sandbox do past export_part_rows).
+    return [ExportFile(path=Path(p), source="list:2", process_id=1) for p in params["paths"]]
+
+
+def run_export_merge(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Ours: merge_exports + write_partition (typed, deduplicated, atomic Parquet)."""
+    from etl.exports import merge_exports
+    from etl.parquet import write_partition
+
+    files = _export_files(params)
+    started = time.perf_counter()
+    merged = merge_exports(files, export_attributes(), work_dir=tmp / "work")
+    written = write_partition(
+        merged,
+        merged.schema,
+        out=str(tmp / "out"),
+        export_date=date(2026, 1, 1),
+        metadata={"process_ids": "[1]"},
+        run_id="bench",
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "rows": written.rows,
+        "files": len(written.files),
+        "strategy": merged.strategy,
+        "parquet_mb": round(sum(Path(f).stat().st_size for f in written.files) / 2**20, 1),
+    }
+
+
+def run_pyarrow_csv(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Baseline: pyarrow.csv.read_csv + pyarrow.parquet.write_table, file by file (untyped)."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    rows = 0
+    started = time.perf_counter()
+    for i, path in enumerate(params["paths"]):
+        table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=";"))
+        pq.write_table(table, tmp / f"part-{i}.parquet")
+        rows += table.num_rows
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": rows}
+
+
+def _dlt_env(tmp: Path) -> None:
+    # No telemetry, and nothing written outside the run's temporary directory.
+    os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    os.environ["DLT_DATA_DIR"] = str(tmp / "dlt-data")
+    os.environ["DLT_PROJECT_DIR"] = str(tmp)
+
+
+def run_dlt(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Peer: a dlt pipeline, filesystem source -> Parquet on a filesystem destination."""
+    _dlt_env(tmp)
+    import dlt
+    import pyarrow.parquet as pq
+    from dlt.sources.filesystem import filesystem, read_csv, read_csv_duckdb
+
+    reader = params.get("reader", "duckdb")
+    started = time.perf_counter()
+    files = filesystem(bucket_url=Path(params["dir"]).as_uri(), file_glob="part-*.csv")
+    if reader == "duckdb":  # dlt's typed, Arrow-native CSV reader: its fastest built-in path
+        source = files | read_csv_duckdb(use_pyarrow=True, chunk_size=100_000, sep=";")
+    elif reader == "pandas":  # dlt's default read_csv: pandas chunks as Python dicts
+        source = files | read_csv(sep=";")
+    else:
+        raise SystemExit(f"unknown dlt reader {reader!r}")
+    pipeline = dlt.pipeline(
+        pipeline_name="bench_export",
+        destination=dlt.destinations.filesystem(bucket_url=(tmp / "out").as_uri()),
+        dataset_name="contacts",
+        pipelines_dir=str(tmp / "pipelines"),
+    )
+    pipeline.run(source.with_name("contacts"), loader_file_format="parquet")
+    seconds = time.perf_counter() - started
+    written = sorted((tmp / "out" / "contacts" / "contacts").glob("*.parquet"))
+    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in written)
+    return {"seconds": seconds, "rows": rows, "reader": reader, "files": len(written)}
+
+
+# ---------------------------------------------------------------------------- export vs paging
+
+
+def _client(params: dict[str, Any]) -> Any:
+    from etl.brevo.client import BrevoClient
+    from etl.brevo.ratelimit import RateLimits
+
+    # Generous budgets on the client too: the comparison is about work, not rate limits.
+    limits = RateLimits(contacts_per_second=100_000, other_per_hour=100_000_000)
+    return BrevoClient(os.environ[KEY_ENV], base_url=params["url"], limits=limits)
+
+
+def run_export_flow(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Ours: what the export flow's tasks call, without Prefect (fetch account, export, merge)."""
+    from etl import exporter
+    from etl.export_options import ExportOptions, build_export_requests
+    from etl.exports import merge_exports
+    from etl.parquet import write_partition
+
+    started = time.perf_counter()
+    with _client(params) as client:
+        attributes = client.get_attributes()
+        all_list_ids = [lst.id for page in client.iter_lists() for lst in page]
+        options = ExportOptions(
+            list_ids=(int(params["list_id"]),), utc=True, disable_notification=True
+        )
+        requests = build_export_requests(options, all_list_ids=all_list_ids)
+        runs = exporter.run_exports(client, requests, work_dir=tmp / "download")
+        files = [f for run in runs for f in run.files]
+        merged = merge_exports(files, attributes, work_dir=tmp / "work")
+        written = write_partition(
+            merged,
+            merged.schema,
+            out=str(tmp / "out"),
+            export_date=date(2026, 1, 1),
+            metadata={"process_ids": json.dumps([r.process_id for r in runs])},
+            run_id="bench",
+        )
+        client_requests = client.request_count
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": written.rows, "client_requests": client_requests}
+
+
+def run_paginate(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Baseline: page GET /contacts?limit=1000 with the client's pager, then write Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    records: list[dict[str, Any]] = []
+    with _client(params) as client:
+        for page in client.iter_contacts(page_size=1000):
+            for contact in page:
+                records.append(
+                    {
+                        "id": contact.id,
+                        "email": contact.email,
+                        "email_blacklisted": contact.email_blacklisted,
+                        "sms_blacklisted": contact.sms_blacklisted,
+                        "created_at": contact.created_at,
+                        "modified_at": contact.modified_at,
+                        "list_ids": list(contact.list_ids),
+                        **{k.lower(): v for k, v in contact.attributes.items()},
+                    }
+                )
+        client_requests = client.request_count
+    table = pa.Table.from_pylist(records)
+    pq.write_table(table, tmp / "contacts.parquet", compression="zstd")
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": table.num_rows, "client_requests": client_requests}
+
+
+# ---------------------------------------------------------------------------- sandbox import
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_sandbox_import(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """The sandbox (its own process) importing N contacts sent as ~8 MB fileBody chunks.
+
+    Timed from the first ``POST /contacts/import`` until every process is completed; the
+    bodies are built before. ``peak_rss_mb`` is the sandbox process's own peak.
+    """
+    import secrets
+
+    import requests
+
+    from bench.sandbox_speed import make_chunks
+
+    key = secrets.token_urlsafe(16)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "etl.brevo.sandbox", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "BREVO_SANDBOX_API_KEY": key},
+        stdout=subprocess.DEVNULL,
+    )
+    root = f"http://127.0.0.1:{port}"
+    url = f"{root}/v3"
+    session = requests.Session()
+    session.headers["api-key"] = key
+    try:
+        _wait_until_up(session, root, server)
+        session.post(
+            f"{root}/_sandbox/config",
+            json={"process_delay_s": 0, "contacts_rps": 100_000, "other_rph": 100_000_000},
+            timeout=10,
+        ).raise_for_status()
+        for name, type_ in (("BIRTHDAY", "date"), ("SCORE", "float"), ("VIP", "boolean")):
+            session.post(
+                f"{url}/contacts/attributes/normal/{name}", json={"type": type_}, timeout=10
+            ).raise_for_status()
+        session.post(
+            f"{url}/contacts/attributes/normal/CITY", json={"type": "text"}, timeout=10
+        ).raise_for_status()
+        folder = session.post(f"{url}/contacts/folders", json={"name": "bench"}, timeout=10)
+        folder.raise_for_status()
+        created = session.post(
+            f"{url}/contacts/lists",
+            json={"name": "bench", "folderId": folder.json()["id"]},
+            timeout=10,
+        )
+        created.raise_for_status()
+        list_id = created.json()["id"]
+        chunks = make_chunks(int(params["contacts"]), int(float(params["chunk_mb"]) * 2**20))
+        body_mb = sum(len(c.encode()) for c in chunks) / 2**20
+
+        started = time.perf_counter()
+        ids = []
+        for chunk in chunks:
+            resp = session.post(
+                f"{url}/contacts/import",
+                json={"fileBody": chunk, "listIds": [list_id]},
+                timeout=300,
+            )
+            resp.raise_for_status()
+            ids.append(resp.json()["processId"])
+        for process_id in ids:
+            _wait_for_process(session, url, process_id)
+        seconds = time.perf_counter() - started
+
+        count = session.get(f"{url}/contacts", params={"limit": 1}, timeout=60).json()["count"]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return {
+        "seconds": seconds,
+        "rows": int(count),
+        "chunks": len(chunks),
+        "body_mb": round(body_mb, 1),
+        # RUSAGE_CHILDREN covers waited-for children: here only the sandbox.
+        "peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
+        "client_peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _wait_until_up(session: Any, root: str, server: subprocess.Popen[bytes]) -> None:
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the sandbox exited with status {server.returncode}")
+        try:
+            session.get(f"{root}/_sandbox/config", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise SystemExit("the sandbox did not answer within 60 s")
+
+
+def _wait_for_process(session: Any, url: str, process_id: int) -> None:
+    while True:
+        resp = session.get(f"{url}/processes/{process_id}", timeout=60)
+        resp.raise_for_status()
+        status = resp.json()["status"]
+        if status == "completed":
+            return
+        if status == "failed":
+            raise SystemExit(f"sandbox process {process_id} failed")
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def _import_for_dlt() -> None:
+    os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    import dlt  # noqa: F401
+    import dlt.sources.filesystem  # noqa: F401
+
+
+def _import_export() -> None:
+    import etl.exporter  # noqa: F401
+    import etl.exports  # noqa: F401
+    import etl.parquet  # noqa: F401
+
+
+def _import_pandas() -> None:
+    import pandas  # noqa: F401
+
+
+def _import_pyarrow() -> None:
+    import pyarrow.csv  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+
+def _import_client() -> None:
+    import pyarrow.parquet  # noqa: F401
+
+    import etl.brevo.client  # noqa: F401
+
+
+def _import_requests() -> None:
+    import requests  # noqa: F401
+
+
+TASKS: dict[str, tuple[Callable[[], None], Task]] = {
+    "import_prep": (_import_modules, run_import_prep),
+    "pandas_csv": (_import_pandas, run_pandas_csv),
+    "export_merge": (_import_export, run_export_merge),
+    "pyarrow_csv": (_import_pyarrow, run_pyarrow_csv),
+    "dlt": (_import_for_dlt, run_dlt),
+    "export_flow": (_import_export, run_export_flow),
+    "paginate": (_import_client, run_paginate),
+    "sandbox_import": (_import_requests, run_sandbox_import),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one task and print its JSON result as the last line of stdout."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in TASKS:
+        print(f"usage: python -m bench.worker {{{','.join(TASKS)}}} PARAMS_JSON", file=sys.stderr)
+        return 2
+    prepare, task = TASKS[args[0]]
+    params = json.loads(args[1])
+    prepare()
+    after_imports = peak_rss_mb()
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{args[0]}-", dir=params.get("tmp_dir")))
+    try:
+        result = task(params, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.setdefault("peak_rss_mb", peak_rss_mb())
+    result["rss_after_imports_mb"] = after_imports
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
