@@ -37,6 +37,13 @@ BENCH_ATTRIBUTES = (
 
 
 def _peak_rss_mb() -> float:
+    # VmHWM is this process's own peak; ru_maxrss would include the parent's across fork.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -169,8 +176,8 @@ def main() -> None:
         print(json.dumps(summary))
         return
     print(f"rows                  {summary['rows']:,}")
-    print(f"baseline (pandas)     {summary['baseline_s']:.2f} s, peak RSS {summary['baseline_rss_mb']} MB")
-    print(f"pipeline              {summary['pipeline_s']:.2f} s, peak RSS {summary['pipeline_rss_mb']} MB")
+    for label, key in (("baseline (pandas)", "baseline"), ("pipeline", "pipeline")):
+        print(f"{label:<22}{summary[key + '_s']:.2f} s, peak RSS {summary[key + '_rss_mb']} MB")
     print(f"ratio                 {summary['ratio']:.2f}x "
           f"({summary['ratio_with_gx_startup']:.2f}x counting GX's import)")  # fmt: skip
     stages = ", ".join(f"{k[6:]} {v:.2f} s" for k, v in pipe.items() if k.startswith("stage_"))

@@ -1,11 +1,12 @@
 """One measured pipeline per process: ``python -m bench.worker TASK PARAMS_JSON``.
 
 The orchestrator (``python -m bench``) starts a fresh interpreter for every run, so the peak RSS
-read at the end (``getrusage(RUSAGE_SELF).ru_maxrss``) belongs to that one pipeline. Module
+read at the end (``VmHWM``, see :func:`peak_rss_mb`) belongs to that one pipeline. Module
 imports happen before the clock starts, on both sides of every comparison; everything after
 them (file reading, parsing, any lazy set-up a library does on first use, writing) is timed.
 
 The last line on stdout is one JSON object: ``seconds``, ``rows``, ``peak_rss_mb``,
+``import_seconds`` (the untimed imports: great_expectations alone takes seconds),
 ``rss_after_imports_mb`` and task-specific counts. The sandbox API key, when a task needs one,
 comes from the ``BENCH_SANDBOX_KEY`` environment variable and is never printed.
 
@@ -16,6 +17,7 @@ Profile a task with py-spy (not a project dependency)::
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import resource
@@ -35,9 +37,21 @@ ROOT = Path(__file__).resolve().parents[1]
 Task = Callable[[dict[str, Any], Path], dict[str, Any]]
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident set size in MiB (Linux reports KiB)."""
-    return resource.getrusage(who).ru_maxrss / 1024
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident set size of a process in MiB (``VmHWM``, the peak of its own memory).
+
+    Not ``getrusage().ru_maxrss``: Linux carries that figure across ``exec``, so a child that
+    a large process (the orchestrator holding a loaded sandbox) spawned would report its
+    parent's peak. ``ru_maxrss`` is the fallback where ``/proc`` is missing.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        status = ""
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ---------------------------------------------------------------------------- attribute lists
@@ -76,8 +90,8 @@ def export_attributes() -> list[Any]:
 
 
 def _import_modules() -> None:
-    import etl.importer  # noqa: F401
-    import etl.validate  # noqa: F401
+    # etl.validate imports great_expectations lazily (several seconds): import it here too.
+    _load("great_expectations", "etl.importer", "etl.validate")
 
 
 def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -351,6 +365,7 @@ def run_sandbox_import(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - started
 
         count = session.get(f"{url}/contacts", params={"limit": 1}, timeout=60).json()["count"]
+        sandbox_peak = peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -359,8 +374,7 @@ def run_sandbox_import(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         "rows": int(count),
         "chunks": len(chunks),
         "body_mb": round(body_mb, 1),
-        # RUSAGE_CHILDREN covers waited-for children: here only the sandbox.
-        "peak_rss_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
+        "peak_rss_mb": sandbox_peak,
         "client_peak_rss_mb": peak_rss_mb(),
     }
 
@@ -395,35 +409,38 @@ def _wait_for_process(session: Any, url: str, process_id: int) -> None:
 # ---------------------------------------------------------------------------- entry point
 
 
+def _load(*modules: str) -> None:
+    for name in modules:
+        importlib.import_module(name)
+
+
 def _import_for_dlt() -> None:
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
-    import dlt  # noqa: F401
-    import dlt.sources.filesystem  # noqa: F401
+    _load("dlt", "dlt.sources.filesystem")
 
 
 def _import_export() -> None:
-    import etl.exporter  # noqa: F401
-    import etl.exports  # noqa: F401
-    import etl.parquet  # noqa: F401
+    _load("etl.exports", "etl.parquet")
+
+
+def _import_export_flow() -> None:
+    _load("etl.exporter", "etl.export_options", "etl.exports", "etl.parquet")
 
 
 def _import_pandas() -> None:
-    import pandas  # noqa: F401
+    _load("pandas")
 
 
 def _import_pyarrow() -> None:
-    import pyarrow.csv  # noqa: F401
-    import pyarrow.parquet  # noqa: F401
+    _load("pyarrow.csv", "pyarrow.parquet")
 
 
 def _import_client() -> None:
-    import pyarrow.parquet  # noqa: F401
-
-    import etl.brevo.client  # noqa: F401
+    _load("pyarrow.parquet", "etl.brevo.client")
 
 
 def _import_requests() -> None:
-    import requests  # noqa: F401
+    _load("requests")
 
 
 TASKS: dict[str, tuple[Callable[[], None], Task]] = {
@@ -432,7 +449,7 @@ TASKS: dict[str, tuple[Callable[[], None], Task]] = {
     "export_merge": (_import_export, run_export_merge),
     "pyarrow_csv": (_import_pyarrow, run_pyarrow_csv),
     "dlt": (_import_for_dlt, run_dlt),
-    "export_flow": (_import_export, run_export_flow),
+    "export_flow": (_import_export_flow, run_export_flow),
     "paginate": (_import_client, run_paginate),
     "sandbox_import": (_import_requests, run_sandbox_import),
 }
@@ -446,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     prepare, task = TASKS[args[0]]
     params = json.loads(args[1])
+    started = time.perf_counter()
     prepare()
+    import_seconds = time.perf_counter() - started
     after_imports = peak_rss_mb()
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{args[0]}-", dir=params.get("tmp_dir")))
     try:
@@ -455,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     result.setdefault("peak_rss_mb", peak_rss_mb())
     result["rss_after_imports_mb"] = after_imports
+    result["import_seconds"] = import_seconds
     print(json.dumps(result), flush=True)
     return 0
 

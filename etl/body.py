@@ -80,13 +80,14 @@ def serialise_lines(contacts: pd.DataFrame, columns: Sequence[str]) -> pa.Array:
     if len(contacts) == 0:
         return pa.array([], type=pa.large_string())
     quoted = [_quote_column(arrow_strings(contacts[c])) for c in columns]
-    if len(quoted) == 1:
-        return quoted[0]
-    return pc.binary_join_element_wise(*quoted, _lit(SEPARATOR))
+    lines = quoted[0] if len(quoted) == 1 else pc.binary_join_element_wise(*quoted, _lit(SEPARATOR))
+    # An empty line would read as no row at all: write it as "" (as Python's csv module does).
+    return pc.if_else(pc.equal(lines, _lit("")), _lit('""'), lines)
 
 
 def serialise_rows(contacts: pd.DataFrame, columns: Sequence[str]) -> list[str]:
-    """One ``;``-separated line per row, values quoted where needed; empty stays empty."""
+    """One ``;``-separated line per row, values quoted where needed; empty stays empty (a row
+    whose only value is empty is written ``""``)."""
     return serialise_lines(contacts, columns).to_pylist()
 
 

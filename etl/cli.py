@@ -211,8 +211,16 @@ def sandbox(host: str, port: int, db_path: Path | None) -> None:
     help="Send fileBody, or publish chunks and send fileUrl (auto: url when a publisher is set "
     "and there is more than one chunk).",
 )
-@click.option("--publish", help="Publisher for --via url: 'local' (built-in HTTP server) or s3://bucket/prefix.")
-@click.option("--publish-host", default="127.0.0.1", show_default=True, help="Bind address of the local publisher.")
+@click.option(
+    "--publish",
+    help="Publisher for --via url: 'local' (built-in HTTP server) or s3://bucket/prefix.",
+)
+@click.option(
+    "--publish-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Bind address of the local publisher.",
+)
 @click.option("--publish-public-url", help="URL under which Brevo reaches the local publisher.")
 @click.option("--s3-endpoint-url", help="S3-compatible endpoint (MinIO, ...).")
 @click.option("--no-update-existing", is_flag=True, help="Leave existing contacts unchanged.")
@@ -228,14 +236,47 @@ def sandbox(host: str, port: int, db_path: Path | None) -> None:
     show_default=True,
     help="Poll processes within the rate budget, or also listen for Brevo's callback.",
 )
-@click.option("--callback-host", default="127.0.0.1", show_default=True, help="Bind address of the callback receiver.")
+@click.option(
+    "--callback-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Bind address of the callback receiver.",
+)
 @click.option("--callback-public-url", help="URL under which Brevo reaches the callback receiver.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="JSON report path.")
-@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path), help="Rejects CSV (default: beside the report).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/state"), show_default=True, help="Ledger and work files.")
-@click.option("--wait-timeout", "wait_timeout_s", type=float, default=3600.0, show_default=True, help="Seconds to wait for each import process.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON report path.",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rejects CSV (default: beside the report).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/state"),
+    show_default=True,
+    help="Ledger and work files.",
+)
+@click.option(
+    "--wait-timeout",
+    "wait_timeout_s",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="Seconds to wait for each import process.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--secret-block", default="brevo-api-key", show_default=True, help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).")
+@click.option(
+    "--secret-block",
+    default="brevo-api-key",
+    show_default=True,
+    help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).",
+)
 @click.pass_context
 def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
     """Import contact CSV files (paths or globs) into Brevo lists, exactly once.
@@ -368,7 +409,9 @@ def _print_import(report: dict[str, Any], path: Path) -> None:
             + ", ".join(report["unknown_columns"]),
             err=True,
         )
-    click.echo(f"lists: {', '.join(map(str, report['list_ids'])) or '-'}; chunks: {len(report['chunks'])}")
+    click.echo(
+        f"lists: {', '.join(map(str, report['list_ids'])) or '-'}; chunks: {len(report['chunks'])}"
+    )
     click.echo(f"report: {path}")
     click.echo(f"rejects: {report['rejects_path']}")
 
@@ -381,36 +424,153 @@ def _csv_list(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @cli.command("export")
-@click.option("--out", default="data/exports", show_default=True, help="Output root: a path or a pyarrow filesystem URI (s3://...).")
-@click.option("--attributes", "attributes", multiple=True, help='Attributes to export: "A,B" (v2 export_attrib form) or repeated.')
-@click.option("--list-id", "list_ids", type=int, multiple=True, help="List to export (repeatable: one export each, merged).")
-@click.option("--segment-id", "segment_ids", type=int, multiple=True, help="Segment to export (repeatable).")
-@click.option("--action", type=click.Choice(["allContacts", "subscribed", "unsubscribed", "unsubscribedPerList"]), help="actionForContacts (default allContacts with --list-id/--segment-id).")
-@click.option("--email-campaign-action", type=click.Choice(["openers", "nonOpeners", "clickers", "nonClickers", "unsubscribed", "hardBounces", "softBounces"]), help="actionForEmailCampaigns.")
+@click.option(
+    "--out",
+    default="data/exports",
+    show_default=True,
+    help="Output root: a path or a pyarrow filesystem URI (s3://...).",
+)
+@click.option(
+    "--attributes",
+    "attributes",
+    multiple=True,
+    help='Attributes to export: "A,B" (v2 export_attrib form) or repeated.',
+)
+@click.option(
+    "--list-id",
+    "list_ids",
+    type=int,
+    multiple=True,
+    help="List to export (repeatable: one export each, merged).",
+)
+@click.option(
+    "--segment-id", "segment_ids", type=int, multiple=True, help="Segment to export (repeatable)."
+)
+@click.option(
+    "--action",
+    type=click.Choice(["allContacts", "subscribed", "unsubscribed", "unsubscribedPerList"]),
+    help="actionForContacts (default allContacts with --list-id/--segment-id).",
+)
+@click.option(
+    "--email-campaign-action",
+    type=click.Choice(
+        [
+            "openers",
+            "nonOpeners",
+            "clickers",
+            "nonClickers",
+            "unsubscribed",
+            "hardBounces",
+            "softBounces",
+        ]
+    ),
+    help="actionForEmailCampaigns.",
+)
 @click.option("--email-campaign-id", type=int, help="Campaign of --email-campaign-action.")
-@click.option("--sms-campaign-action", type=click.Choice(["hardBounces", "softBounces", "unsubscribed"]), help="actionForSmsCampaigns.")
+@click.option(
+    "--sms-campaign-action",
+    type=click.Choice(["hardBounces", "softBounces", "unsubscribed"]),
+    help="actionForSmsCampaigns.",
+)
 @click.option("--sms-campaign-id", type=int, help="Campaign of --sms-campaign-action.")
 @click.option("--import-process-id", type=int, help="importProcessId filter.")
-@click.option("--metadata", multiple=True, help='exportMetadata, e.g. _listIds, "ADDED_TIME AS _ADDED_TIME" (repeatable or comma-separated).')
-@click.option("--subscription-status", multiple=True, type=click.Choice(["email_marketing", "sms_marketing"]), help="exportSubscriptionStatus (repeatable).")
-@click.option("--no-mandatory-attributes", is_flag=True, help="exportMandatoryAttributes=false (needs --attributes).")
-@click.option("--utc/--no-utc", default=True, show_default=True, help="exportDateInUTC: unambiguous timestamps.")
-@click.option("--skip-files-merge", is_flag=True, help="skipFilesMerge: Brevo sends a zip of parts (unpacked safely, merged here).")
+@click.option(
+    "--metadata",
+    multiple=True,
+    help='exportMetadata, e.g. _listIds, "ADDED_TIME AS _ADDED_TIME" (repeatable or comma-separated).',
+)
+@click.option(
+    "--subscription-status",
+    multiple=True,
+    type=click.Choice(["email_marketing", "sms_marketing"]),
+    help="exportSubscriptionStatus (repeatable).",
+)
+@click.option(
+    "--no-mandatory-attributes",
+    is_flag=True,
+    help="exportMandatoryAttributes=false (needs --attributes).",
+)
+@click.option(
+    "--utc/--no-utc",
+    default=True,
+    show_default=True,
+    help="exportDateInUTC: unambiguous timestamps.",
+)
+@click.option(
+    "--skip-files-merge",
+    is_flag=True,
+    help="skipFilesMerge: Brevo sends a zip of parts (unpacked safely, merged here).",
+)
 @click.option("--notify-url", help="Your own webhook for Brevo's end-of-export call.")
-@click.option("--disable-notification/--notification", default=True, show_default=True, help="disableNotification (no email from Brevo).")
+@click.option(
+    "--disable-notification/--notification",
+    default=True,
+    show_default=True,
+    help="disableNotification (no email from Brevo).",
+)
 @click.option("--disable-frontend-notification", is_flag=True, help="disableFrontendNotification.")
-@click.option("--legacy-filter", help='A v2 filter, e.g. \'{"listid.id": 12}\' or \'{"messages_sent.bnc.r": "h_b"}\'.')
-@click.option("--allow-deprecated-contact-filter", is_flag=True, help='Send {"blacklisted": 1} as the deprecated contactFilter instead of one export per list.')
-@click.option("--column-case", type=click.Choice(["snake", "brevo"]), default="snake", show_default=True, help="Parquet column names.")
-@click.option("--modified-since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]), help="Keep contacts modified since then (UTC unless an offset is given).")
-@click.option("--incremental", is_flag=True, help="Keep contacts modified since the last --incremental run (high-water mark under OUT).")
-@click.option("--wait", type=click.Choice(["poll", "callback"]), default="poll", show_default=True, help="Poll processes, or also listen for Brevo's callback.")
-@click.option("--callback-host", default="127.0.0.1", show_default=True, help="Bind address of the callback receiver.")
+@click.option(
+    "--legacy-filter",
+    help='A v2 filter, e.g. \'{"listid.id": 12}\' or \'{"messages_sent.bnc.r": "h_b"}\'.',
+)
+@click.option(
+    "--allow-deprecated-contact-filter",
+    is_flag=True,
+    help='Send {"blacklisted": 1} as the deprecated contactFilter instead of one export per list.',
+)
+@click.option(
+    "--column-case",
+    type=click.Choice(["snake", "brevo"]),
+    default="snake",
+    show_default=True,
+    help="Parquet column names.",
+)
+@click.option(
+    "--modified-since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="Keep contacts modified since then (UTC unless an offset is given).",
+)
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Keep contacts modified since the last --incremental run (high-water mark under OUT).",
+)
+@click.option(
+    "--wait",
+    type=click.Choice(["poll", "callback"]),
+    default="poll",
+    show_default=True,
+    help="Poll processes, or also listen for Brevo's callback.",
+)
+@click.option(
+    "--callback-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Bind address of the callback receiver.",
+)
 @click.option("--callback-public-url", help="URL under which Brevo reaches the callback receiver.")
-@click.option("--wait-timeout", "wait_timeout_s", type=float, default=3600.0, show_default=True, help="Seconds to wait for each export.")
-@click.option("--state-dir", type=click.Path(file_okay=False), default="data/state", show_default=True, help="Work files.")
+@click.option(
+    "--wait-timeout",
+    "wait_timeout_s",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="Seconds to wait for each export.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="data/state",
+    show_default=True,
+    help="Work files.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--secret-block", default="brevo-api-key", show_default=True, help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).")
+@click.option(
+    "--secret-block",
+    default="brevo-api-key",
+    show_default=True,
+    help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).",
+)
 @click.pass_context
 def export_cmd(ctx: click.Context, **kw: Any) -> None:
     """Export contacts from Brevo to typed Parquet under OUT/contacts/export_date=YYYY-MM-DD/.
@@ -520,7 +680,9 @@ def _print_export(summary: dict[str, Any]) -> None:
 
 
 @cli.command()
-@click.option("--samples", default="data/samples/*.csv", show_default=True, help="CSV files (glob) to import.")
+@click.option(
+    "--samples", default="data/samples/*.csv", show_default=True, help="CSV files (glob) to import."
+)
 @click.option("--out", default="data/exports", show_default=True, help="Where the Parquet goes.")
 @click.pass_context
 def demo(ctx: click.Context, samples: str, out: str) -> None:
@@ -538,8 +700,13 @@ def demo(ctx: click.Context, samples: str, out: str) -> None:
         rep, summ = result.import_report, result.export_summary
         click.echo("")
         click.echo("=== contacts-etl demo ===")
-        click.echo(f"rows in: {rep['rows_read']} from {len(rep['files'])} files; sent {rep['rows_sent']}")
-        click.echo(f"rejected: {rep['rows_rejected']} " + ", ".join(f"{k}={v}" for k, v in rep["rejects_by_reason"].items()))
+        click.echo(
+            f"rows in: {rep['rows_read']} from {len(rep['files'])} files; sent {rep['rows_sent']}"
+        )
+        click.echo(
+            f"rejected: {rep['rows_rejected']} "
+            + ", ".join(f"{k}={v}" for k, v in rep["rejects_by_reason"].items())
+        )
         click.echo(f"rejects file: {rep['rejects_path']}")
         click.echo(f"rows exported: {summ['merged_rows']}")
         click.echo(f"parquet: {summ['partition']}")
@@ -599,11 +766,29 @@ def _contact_errors(verbose: bool) -> Iterator[None]:
 
 @contact.command("upsert")
 @click.argument("email")
-@click.option("--attr", "attrs", multiple=True, metavar="NAME=VALUE", help="Attribute value (repeatable).")
-@click.option("--blacklisted", type=click.Choice(["0", "1", ""]), default=None, help='Email blacklist: 1, 0, or "" (create: not blacklisted; update: unchanged).')
-@click.option("--blacklisted-sms", type=click.Choice(["0", "1", ""]), default=None, help="SMS blacklist, same semantics.")
+@click.option(
+    "--attr", "attrs", multiple=True, metavar="NAME=VALUE", help="Attribute value (repeatable)."
+)
+@click.option(
+    "--blacklisted",
+    type=click.Choice(["0", "1", ""]),
+    default=None,
+    help='Email blacklist: 1, 0, or "" (create: not blacklisted; update: unchanged).',
+)
+@click.option(
+    "--blacklisted-sms",
+    type=click.Choice(["0", "1", ""]),
+    default=None,
+    help="SMS blacklist, same semantics.",
+)
 @click.option("--list-id", "list_ids", type=int, multiple=True, help="List to link (repeatable).")
-@click.option("--unlink-list-id", "unlink_list_ids", type=int, multiple=True, help="List to unlink (repeatable).")
+@click.option(
+    "--unlink-list-id",
+    "unlink_list_ids",
+    type=int,
+    multiple=True,
+    help="List to unlink (repeatable).",
+)
 @click.option("--default-region", help="Region for national phone numbers, e.g. FR.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context

@@ -79,7 +79,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 _NON_CONTROL_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 _CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
-_SEP_LINE = re.compile(r'[ \ufeff]*"?sep=([^"\r\n])"?\s*', re.IGNORECASE)
+_SEP_LINE = re.compile(r'[ \ufeff]*"?sep=([^"\r\n])"?(?:\1)*\s*', re.IGNORECASE)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
@@ -342,7 +342,7 @@ def iter_csv_batches(
     """
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
-    if len(fmt.delimiter) != 1 or not fmt.delimiter.isascii() or fmt.delimiter in "\"\r\n":
+    if len(fmt.delimiter) != 1 or not fmt.delimiter.isascii() or fmt.delimiter in '"\r\n':
         raise InputError(f"{path}: unusable delimiter {fmt.delimiter!r}")
     reader = _BatchReader(Path(path), fmt, batch_rows)
     yield from reader
@@ -413,17 +413,20 @@ class _BatchReader:
         self.delim = fmt.delimiter
         self.delim_byte = fmt.delimiter.encode("utf-8")
         self.batch_rows = batch_rows
-        insignificant = np.zeros(256, dtype=bool)
-        insignificant[[_SPACE, _TAB, _QUOTE, _LF, _CR, self.delim_byte[0]]] = True
+        # A record is blank when every field is empty once str.strip()ped. Any printable ASCII
+        # byte other than a quote or the delimiter proves a record is not blank; records
+        # without one (whitespace, quotes, delimiters, non-ASCII bytes) are checked by
+        # csv.reader and str.strip(), so the rule is Python's, Unicode spaces included.
+        insignificant = np.ones(256, dtype=bool)
+        insignificant[0x21:0x7F] = False
+        insignificant[[_QUOTE, self.delim_byte[0]]] = True
         self._insignificant = insignificant
         boundary = np.zeros(256, dtype=bool)
         boundary[[self.delim_byte[0], _LF, _CR, _QUOTE]] = True
         self._boundary = boundary
         self._insignificant_bytes = bytes(np.flatnonzero(insignificant).tolist())
         self._quoted_field = re.compile(
-            b"(?:(?<=["
-            + re.escape(self.delim_byte)
-            + rb"\r\n])|\A)\"(?:[^\"]++|\"\")*+(?:(\")|\Z)"
+            b"(?:(?<=[" + re.escape(self.delim_byte) + rb"\r\n])|\A)\"(?:[^\"]++|\"\")*+(?:(\")|\Z)"
         )
 
     def __iter__(self) -> Iterator[RawBatch]:
@@ -617,13 +620,13 @@ class _BatchReader:
     def _blankish(
         self, buf: bytes, a: np.ndarray, starts: np.ndarray, ends: np.ndarray, delim: int
     ) -> np.ndarray:
-        """Records holding only whitespace, delimiters and quotes (maybe blank records)."""
+        """Records that may be blank (no printable ASCII byte but quotes and delimiters)."""
         insignificant = self._insignificant
         blankish = np.zeros(len(starts), dtype=bool)
         # A record with a significant byte among its first few cannot be blank: that settles
         # nearly every record without looking further.
         candidates = np.flatnonzero(ends > starts)
-        for k in range(4):
+        for k in range(12):
             pos = starts[candidates] + k
             within = pos < ends[candidates]
             keep = ~within

@@ -115,8 +115,20 @@ def run_demo(
             summary = export_contacts(
                 out=out,
                 list_ids=report["list_ids"],
-                attributes=["FIRSTNAME", "LASTNAME", "SMS", "GENDER", "BIRTHDAY", "NEWSLETTER", "SCORE"],
-                metadata=["_listIds", "ADDED_TIME AS _ADDED_TIME", "MODIFIED_TIME AS _MODIFIED_TIME"],
+                attributes=[
+                    "FIRSTNAME",
+                    "LASTNAME",
+                    "SMS",
+                    "GENDER",
+                    "BIRTHDAY",
+                    "NEWSLETTER",
+                    "SCORE",
+                ],
+                metadata=[
+                    "_listIds",
+                    "ADDED_TIME AS _ADDED_TIME",
+                    "MODIFIED_TIME AS _MODIFIED_TIME",
+                ],
                 subscription_status=["email_marketing", "sms_marketing"],
                 state_dir=state_dir,
                 secret_block=None,

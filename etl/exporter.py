@@ -136,7 +136,9 @@ def run_export(
         except ExportLinkExpired:
             if attempt == 2:
                 raise
-            logger.warning("export %s: link expired before download; requesting it again", run.label)
+            logger.warning(
+                "export %s: link expired before download; requesting it again", run.label
+            )
             run.rerequested = True
     return run
 

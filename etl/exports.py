@@ -9,22 +9,27 @@ date attributes ``YYYY-MM-DD``; booleans ``true``/``false``; category attributes
 multiple-choice attributes comma-joined. Parsing is tolerant of the variants seen in the wild
 (``yyyy-mm-dd HH:MM:SS``, a missing time, ``True``/``Yes``...), and loud about anything else.
 
-Speed: every file is read as strings by ``pyarrow.csv.open_csv`` (streaming, one block at a
-time) and converted with vectorised ``pyarrow.compute`` kernels; per-value Python only runs for
-the rare cells no vectorised format recognised.
+Speed: every file is read as strings by ``pyarrow.csv.open_csv`` (streaming, blocks of at most
+4 MiB) and converted with vectorised ``pyarrow.compute`` kernels; repetitive columns (channels,
+booleans, choices, list ids) are converted once per distinct cell through a dictionary. Per-value
+Python only runs for the rare cells no vectorised format recognised.
 
 Merging (:func:`merge_exports`):
 
 * one source (one export, in one file or several ``skipFilesMerge`` parts): a Brevo export lists
-  each contact once, so the files stream straight through, one output stream per file, with no
-  global grouping. The identifiers seen are spilled to a small key file and counted with DuckDB
-  when the streams end; should an export ever repeat a contact, :meth:`MergeResult.finish`
-  raises :class:`DuplicateIdentifiers` and :meth:`MergeResult.regroup` redoes the merge the
-  grouping way (``etl.parquet.write_partition`` does both for you).
-* several sources: rows are typed and loaded into a DuckDB database file in ``work_dir`` (so
-  memory stays bounded by DuckDB's ``memory_limit``, spilling to disk beyond it), then folded by
-  identifier (EMAIL, else EXT_ID, SMS, WHATSAPP, LANDLINE_NUMBER): list ids and ``_sources`` are
-  unioned; for other columns the first non-null value, in file order, wins.
+  each contact once, so the files stream straight through, one output stream per file (written in
+  parallel), with no global grouping. The identifiers met are kept (in memory up to
+  ``KEY_MEMORY_BYTES``, else spilled and counted by DuckDB under ``KEY_CHECK_MEMORY_LIMIT``) to
+  prove that; should an export ever repeat a contact, :meth:`MergeResult.finish` raises
+  :class:`DuplicateIdentifiers` and :meth:`MergeResult.regroup` redoes the merge the grouping way
+  (``etl.parquet.write_partition`` does both, so the repeat never becomes visible).
+* several sources: typed rows are staged as Parquet in ``work_dir`` (files in parallel), DuckDB
+  (database file in ``work_dir``, ``memory_limit``, spilling to disk) finds the identifiers met
+  more than once (EMAIL lower-cased, else EXT_ID, SMS, WHATSAPP, LANDLINE_NUMBER). Rows met once
+  pass straight through; repeated rows come back sorted by (identifier, file order) and are
+  folded a batch at a time with pyarrow: list ids and ``_sources`` are unioned (sorted), for
+  other columns the first non-null value in file order wins. Memory is bounded by DuckDB's cap
+  plus a few batches, whatever the size of the exports. Row order in the output is unspecified.
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
+import os
 import re
 import shutil
 import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -68,7 +75,9 @@ LIST_IDS_COLUMN = "_listIds"
 CHANNEL_COLUMNS: tuple[str, ...] = ("_SUBSCRIBED", "_BLOCKLISTED")
 # pyarrow parses mid-sized blocks fastest (measured: 1-4 MiB beat 16+ MiB by 1.5-2x).
 MAX_BLOCK_BYTES = 4 << 20
-KEY_MEMORY_BYTES = 64 << 20
+KEY_MEMORY_BYTES = 128 << 20  # about four million e-mail addresses
+KEY_CHECK_MEMORY_LIMIT = "256MB"  # DuckDB's cap when the spilled keys are counted
+ORDINAL_FILE_SHIFT = 40  # up to 2**40 rows per file, 2**23 files
 _KEY_SCHEMA = pa.schema([pa.field("k", pa.string())])
 DATE_FORMATS: tuple[str, ...] = ("dd-mm-yyyy", "mm-dd-yyyy", "yyyy-mm-dd")
 
@@ -675,6 +684,20 @@ def _list_from_scalar(value: str, n: int) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, pa.repeat(value, n).cast(pa.string()))
 
 
+def _by_dictionary(arr: pa.Array, convert: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Convert each distinct cell once when there are few (channels, booleans, choices...).
+
+    Such columns repeat a handful of values over millions of rows: hashing them and converting
+    the dictionary is several times cheaper than splitting or matching every cell.
+    """
+    if len(arr) < 1024:
+        return convert(arr)
+    encoded = pc.dictionary_encode(arr, null_encoding="encode")
+    if len(encoded.dictionary) * 16 > len(arr):
+        return convert(arr)
+    return pc.take(convert(encoded.dictionary), encoded.indices)
+
+
 def _convert(
     column: pa.Array,
     spec: ColumnSpec,
@@ -692,15 +715,16 @@ def _convert(
     if kind == "float":
         return [_to_float(column, where)]
     if kind == "boolean":
-        return [_to_bool(column, where)]
+        return [_by_dictionary(column, lambda a: _to_bool(a, where))]
     if kind == "category":
-        return list(_to_category(column, spec, where, state.warned))
+        label, value = _to_category(column, spec, where, state.warned)
+        return [label, value]
     if kind == "multiple-choice":
-        return [_to_multiple_choice(column)]
+        return [_by_dictionary(column, _to_multiple_choice)]
     if kind == "list_ids":
-        return [_to_list_ids(column, where)]
+        return [_by_dictionary(column, lambda a: _to_list_ids(a, where))]
     if kind == "channels":
-        return [_to_channels(column)]
+        return [_by_dictionary(column, _to_channels)]
     raise AssertionError(f"unhandled column kind {kind}")
 
 
@@ -844,7 +868,7 @@ def merge_exports(
     account_timezone: str = "UTC",
     account_date_format: str = "dd-mm-yyyy",
     strategy: Strategy = "auto",
-    memory_limit: str = "1GB",
+    memory_limit: str = "512MB",
 ) -> MergeResult:
     """Merge every file of a run into one typed table (see the module docstring).
 
@@ -913,7 +937,7 @@ def _filtered(
 class _KeyLog:
     """Identifiers met by the streams of a single-source merge, to prove each is met once.
 
-    Keys stay in memory up to ``KEY_MEMORY_BYTES`` (about two million e-mail addresses), then
+    Keys stay in memory up to ``KEY_MEMORY_BYTES`` (about four million e-mail addresses), then
     everything spills to a Parquet file that DuckDB counts with bounded memory.
     """
 
@@ -956,8 +980,10 @@ class _KeyLog:
         con = _duckdb_connect(self.spill_dir / "count.duckdb", self.memory_limit)
         try:
             path = _sql_text(str(self.spill_dir / "keys.parquet"))
+            # GROUP BY spills to disk under memory_limit; COUNT(DISTINCT) may not.
             rows = con.execute(
-                f"SELECT count(*) - count(DISTINCT k) FROM read_parquet('{path}')"
+                f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM read_parquet("
+                f"'{path}') GROUP BY k HAVING count(*) > 1)"
             ).fetchall()
         finally:
             con.close()
@@ -983,7 +1009,7 @@ def _stream_merge(
     memory_limit: str,
 ) -> MergeResult:
     tracker = _Tracker()
-    key_log = _KeyLog(work_dir / f"keys-{uuid.uuid4().hex[:12]}", memory_limit)
+    key_log = _KeyLog(work_dir / f"keys-{uuid.uuid4().hex[:12]}", KEY_CHECK_MEMORY_LIMIT)
 
     def make_stream(export_file: ExportFile) -> Callable[[], Iterator[pa.RecordBatch]]:
         def stream() -> Iterator[pa.RecordBatch]:
@@ -1056,6 +1082,8 @@ def _duckdb_connect(db_path: Path, memory_limit: str) -> Any:
     con.execute(f"SET temp_directory = '{_sql_text(str(spill))}'")
     con.execute(f"SET memory_limit = '{_sql_text(memory_limit)}'")
     con.execute("SET TimeZone = 'UTC'")
+    # Every query that needs an order says so; not keeping insertion order saves memory.
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 
@@ -1065,6 +1093,82 @@ def _sql_text(value: str) -> str:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _arrow_reader(relation: Any, batch_rows: int) -> Any:
+    # DuckDB 2 names it to_arrow_reader; 1.x (pyproject allows >= 1.1) fetch_arrow_reader.
+    if hasattr(relation, "to_arrow_reader"):
+        return relation.to_arrow_reader(batch_rows)
+    return relation.fetch_arrow_reader(batch_rows)
+
+
+def _first_valid_per_group(column: pa.Array, group_ids: np.ndarray, groups: int) -> pa.Array:
+    """The first non-null value of each group (rows are in file order within a group)."""
+    valid = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+    owners = group_ids[valid]
+    first = np.ones(len(valid), dtype=bool)
+    first[1:] = owners[1:] != owners[:-1]
+    chosen = np.full(groups, -1, dtype=np.int64)
+    chosen[owners[first]] = valid[first]
+    return pc.take(column, pa.array(chosen, mask=chosen < 0))
+
+
+def _union_per_group(column: pa.Array, group_ids: np.ndarray, groups: int) -> pa.Array:
+    """The sorted distinct union of each group's lists; null when every list was null."""
+    parents = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
+    pairs = pa.table({"g": pa.array(group_ids[parents]), "v": pc.list_flatten(column)})
+    pairs = (
+        pairs.group_by(["g", "v"]).aggregate([]).sort_by([("g", "ascending"), ("v", "ascending")])
+    )
+    counts = np.bincount(pairs.column("g").to_numpy(), minlength=groups)
+    offsets = np.zeros(groups + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    valid_rows = column.is_valid().to_numpy(zero_copy_only=False)
+    present = np.bincount(group_ids[valid_rows], minlength=groups) > 0
+    values = pairs.column("v").combine_chunks()
+    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(~present))
+
+
+def _fold_table(table: pa.Table, layout: ExportLayout) -> pa.RecordBatch:
+    keys = table.column("__key").combine_chunks()
+    starts = np.ones(len(keys), dtype=bool)
+    if len(keys) > 1:
+        starts[1:] = pc.not_equal(keys[1:], keys[:-1]).to_numpy(zero_copy_only=False)
+    group_ids = np.cumsum(starts) - 1
+    groups = int(group_ids[-1]) + 1 if len(group_ids) else 0
+    arrays = []
+    for fld in layout.schema:
+        column = table.column(fld.name).combine_chunks()
+        kind = (fld.metadata or {}).get(b"brevo_type", b"").decode()
+        if kind in ("list_ids", "sources"):
+            arrays.append(_union_per_group(column, group_ids, groups))
+        else:
+            arrays.append(_first_valid_per_group(column, group_ids, groups))
+    return pa.RecordBatch.from_arrays(arrays, names=layout.schema.names)
+
+
+def _fold_sorted(
+    batches: Iterator[pa.RecordBatch], layout: ExportLayout
+) -> Iterator[pa.RecordBatch]:
+    """Fold rows sorted by (key, file order) into one row per key, a batch at a time.
+
+    The last key of a batch may continue in the next one, so its rows are carried over.
+    """
+    carry: pa.Table | None = None
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        if carry is not None:
+            table = pa.concat_tables([carry, table.cast(carry.schema)])
+        if table.num_rows == 0:
+            continue
+        keys = table.column("__key")
+        last = keys[table.num_rows - 1]
+        tail = pc.sum(pc.equal(keys, last)).as_py() or 0
+        done, carry = table.slice(0, table.num_rows - tail), table.slice(table.num_rows - tail)
+        if done.num_rows:
+            yield _fold_table(done, layout)
+    if carry is not None and carry.num_rows:
+        yield _fold_table(carry, layout)
 
 
 def _duckdb_merge(
@@ -1077,94 +1181,100 @@ def _duckdb_merge(
     modified_since: datetime | None,
     memory_limit: str,
 ) -> MergeResult:
-    db_path = work_dir / f"merge-{uuid.uuid4().hex[:12]}.duckdb"
-    con = _duckdb_connect(db_path, memory_limit)
+    """Stage typed rows as Parquet, find the keys met more than once, fold only those.
+
+    Rows whose key is met once (usually most of them) pass through untouched; only the
+    repeated keys are grouped, so the cost follows the overlap between exports.
+    """
+    stage_dir = work_dir / f"merge-{uuid.uuid4().hex[:12]}"
+    stage_dir.mkdir(parents=True)
     tracker = _Tracker()
     staging = pa.schema(
         [*layout.schema, pa.field("__key", pa.string()), pa.field("__ord", pa.int64())]
     )
-    ordinal = [0]  # file order, row after row: the first non-null value in it wins
+    con: Any = None
 
     def cleanup() -> None:
-        with contextlib.suppress(Exception):
-            con.close()
-        for path in (db_path, db_path.with_suffix(".duckdb.wal")):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(db_path.with_suffix(".spill"), ignore_errors=True)
+        if con is not None:
+            with contextlib.suppress(Exception):
+                con.close()
+        shutil.rmtree(stage_dir, ignore_errors=True)
+
+    def stage(index: int, export_file: ExportFile) -> Path:
+        path = stage_dir / f"stage-{index:05d}.parquet"
+        # Ordinal = file index, then row: "file order" even though files are staged in parallel.
+        next_row = index << ORDINAL_FILE_SHIFT
+        with pq.ParquetWriter(path, staging, compression="none") as writer:
+            for batch, keys in _typed_batches(
+                export_file.path,
+                layout,
+                source=export_file.source,
+                batch_rows=batch_rows,
+                settings=settings,
+                with_keys=True,
+            ):
+                tracker.read(export_file.source, batch.num_rows)
+                batch, keys = _filtered(batch, keys, layout, modified_since)
+                if batch.num_rows:
+                    order = pa.array(np.arange(next_row, next_row + batch.num_rows, dtype=np.int64))
+                    next_row += batch.num_rows
+                    writer.write_batch(
+                        pa.RecordBatch.from_arrays([*batch.columns, keys, order], schema=staging)
+                    )
+        return path
 
     try:
-        created = False
-        for export_file in files:
-            tracker.rows_read.setdefault(export_file.source, 0)
-
-            def staged(export_file: ExportFile = export_file) -> Iterator[pa.RecordBatch]:
-                for batch, keys in _typed_batches(
-                    export_file.path,
-                    layout,
-                    source=export_file.source,
-                    batch_rows=batch_rows,
-                    settings=settings,
-                    with_keys=True,
-                ):
-                    tracker.read(export_file.source, batch.num_rows)
-                    batch, keys = _filtered(batch, keys, layout, modified_since)
-                    start = ordinal[0]
-                    ordinal[0] += batch.num_rows
-                    order = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
-                    yield pa.RecordBatch.from_arrays([*batch.columns, keys, order], schema=staging)
-
-            reader = pa.RecordBatchReader.from_batches(staging, staged())
-            con.register("incoming", reader)
-            if created:
-                con.execute("INSERT INTO staging SELECT * FROM incoming")
-            else:
-                con.execute("CREATE TABLE staging AS SELECT * FROM incoming")
-                created = True
-            con.unregister("incoming")
-
-        selects = ["min(__ord) AS __first"]
-        for fld in layout.schema:
-            col = _quote(fld.name)
-            kind = (fld.metadata or {}).get(b"brevo_type", b"").decode()
-            if kind in ("list_ids", "sources"):
-                selects.append(
-                    "list_sort(list_distinct(flatten("
-                    f"list({col}) FILTER (WHERE {col} IS NOT NULL))))"
-                    f" AS {col}"
-                )
-            else:
-                selects.append(f"arg_min({col}, __ord) FILTER (WHERE {col} IS NOT NULL) AS {col}")
+        for f in files:
+            tracker.rows_read.setdefault(f.source, 0)
+        workers = max(1, min(len(files), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            staged = list(pool.map(stage, range(len(files)), files))
+        con = _duckdb_connect(stage_dir / "merge.duckdb", memory_limit)
+        sources = "[" + ", ".join(f"'{_sql_text(str(p))}'" for p in staged) + "]"
         con.execute(
-            "CREATE TABLE merged AS SELECT "
-            + ", ".join(selects)
-            + " FROM staging GROUP BY coalesce(__key, '#' || CAST(__ord AS VARCHAR))"
+            "CREATE TABLE dup AS SELECT __key, count(*) AS n FROM read_parquet("
+            f"{sources}) WHERE __key IS NOT NULL GROUP BY __key HAVING count(*) > 1"
         )
-        con.execute("DROP TABLE staging")
-        merged_rows = int(con.execute("SELECT count(*) FROM merged").fetchall()[0][0])
+        groups, repeated = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM dup").fetchall()[
+            0
+        ]
+        total = int(con.execute(f"SELECT count(*) FROM read_parquet({sources})").fetchall()[0][0])
     except BaseException:
         cleanup()
         raise
 
     columns = ", ".join(_quote(f.name) for f in layout.schema)
+    unique_query = f"SELECT {columns} FROM read_parquet({sources}) ANTI JOIN dup USING (__key)"
+    repeated_query = (
+        f"SELECT {columns}, __key FROM read_parquet({sources}) SEMI JOIN dup USING (__key)"
+        " ORDER BY __key, __ord"
+    )
 
-    def stream() -> Iterator[pa.RecordBatch]:
-        relation = con.sql(f"SELECT {columns} FROM merged ORDER BY __first")
-        # DuckDB 2 names it to_arrow_reader; 1.x (pyproject allows >= 1.1) fetch_arrow_reader.
-        if hasattr(relation, "to_arrow_reader"):
-            reader = relation.to_arrow_reader(batch_rows)
-        else:
-            reader = relation.fetch_arrow_reader(batch_rows)
-        for batch in reader:
-            typed = pa.Table.from_batches([batch]).cast(layout.schema)
-            for out in typed.to_batches():
-                tracker.wrote(out, layout.modified_column)
-                yield out
+    def make_stream(query: str, *, fold: bool) -> Callable[[], Iterator[pa.RecordBatch]]:
+        def stream() -> Iterator[pa.RecordBatch]:
+            cursor = con.cursor()  # one per stream: streams may run in parallel threads
+            try:
+                batches = _arrow_reader(cursor.sql(query), batch_rows)
+                if fold:
+                    batches = _fold_sorted(batches, layout)
+                for batch in batches:
+                    typed = pa.Table.from_batches([batch]).cast(layout.schema)
+                    for out in typed.to_batches():
+                        tracker.wrote(out, layout.modified_column)
+                        yield out
+            finally:
+                cursor.close()
 
+        return stream
+
+    streams = [make_stream(unique_query, fold=False)]
+    if groups:
+        streams.append(make_stream(repeated_query, fold=True))
     result = MergeResult(
         schema=layout.schema,
-        streams=[stream],
+        streams=streams,
         rows_per_source=dict(tracker.rows_read),
-        merged_rows=merged_rows,
+        merged_rows=total - int(repeated) + int(groups),
         strategy="duckdb",
         layout=layout,
         complete=True,

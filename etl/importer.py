@@ -208,7 +208,9 @@ def plan_import(options: ImportOptions, attributes: Sequence[Attribute]) -> Impo
             + ", ".join(unknown)
             + " (create them, map them with --mapping, or drop --strict)"
         )
-    return ImportPlan(files=tuple(files), unknown_columns=tuple(unknown), specs=build_specs(attributes))
+    return ImportPlan(
+        files=tuple(files), unknown_columns=tuple(unknown), specs=build_specs(attributes)
+    )
 
 
 # ---------------------------------------------------------------------------- preparing
@@ -307,7 +309,9 @@ def prepare_import(
             spills.append(spill_path)
             writer: ipc.RecordBatchFileWriter | None = None
             try:
-                for batch in iter_csv_batches(planned.path, planned.fmt, batch_rows=options.batch_rows):
+                for batch in iter_csv_batches(
+                    planned.path, planned.fmt, batch_rows=options.batch_rows
+                ):
                     account.rows_read += len(batch.rows) + len(batch.malformed)
                     result = normalise_batch(batch, planned.mapping, plan.specs, norm_options)
                     if len(result.rejected):
@@ -395,8 +399,15 @@ def prepare_import(
                     if not len(sent):
                         continue
                     accounts[file_idx].rows_sent += len(sent)
-                    for chunk in builder.add(sent[list(columns)]):
+                    for chunk in builder.add(sent[[*columns, LINE]]):
                         emit(chunk)
+                    too_large = builder.pop_rejected()
+                    if len(too_large):
+                        rejected = _originals(sent, too_large)
+                        rejects.write(str(planned.path), rejected)
+                        reasons.update(rejected["reason"].astype(str))
+                        accounts[file_idx].rows_sent -= len(rejected)
+                        accounts[file_idx].rows_rejected += len(rejected)
             spill_path.unlink()
         if builder is not None and (last := builder.flush()) is not None:
             emit(last)
@@ -424,12 +435,26 @@ def _winner_positions(hashes: np.ndarray, keep: Keep) -> np.ndarray:
     return positions.groupby(hashes).transform(keep).to_numpy()
 
 
+def _originals(spilled: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
+    """``_line``/``reason``/``message`` of ``rejected`` with the original values from the spill."""
+    raw_cols = [c for c in spilled.columns if c.startswith(RAW_PREFIX)]
+    originals = spilled.set_index(LINE)[raw_cols].rename(columns=lambda c: c[len(RAW_PREFIX) :])
+    lines = rejected[LINE].to_numpy(dtype=np.int64)
+    out = originals.loc[lines].reset_index(drop=True)
+    out.insert(0, LINE, lines)
+    out.insert(1, "reason", rejected["reason"].astype(str).to_numpy())
+    out.insert(2, "message", rejected["message"].astype(str).to_numpy())
+    return out
+
+
 def _duplicate_rejects(losers: pd.DataFrame, kept_as: Sequence[str]) -> pd.DataFrame:
     raw_cols = [c for c in losers.columns if c.startswith(RAW_PREFIX)]
     rejected = losers[raw_cols].rename(columns=lambda c: c[len(RAW_PREFIX) :])
     rejected.insert(0, LINE, losers[LINE].to_numpy())
     rejected.insert(1, "reason", "duplicate")
-    rejected.insert(2, "message", [f"same identifier as {where}, which is sent" for where in kept_as])
+    rejected.insert(
+        2, "message", [f"same identifier as {where}, which is sent" for where in kept_as]
+    )
     return rejected.reset_index(drop=True)
 
 
@@ -589,14 +614,22 @@ def submit_chunk(
             found = reconcile_uncertain(client, ledger, key, entry.submitted_at)
             if found is not None:
                 ledger.record_submitted(key, found)
-                outcome.status, outcome.action, outcome.process_id = "submitted", "reconciled", found
+                outcome.status, outcome.action, outcome.process_id = (
+                    "submitted",
+                    "reconciled",
+                    found,
+                )
                 return outcome
             # The earlier attempt never reached Brevo: safe to send again.
         # status "failed": Brevo rejected the process; a re-run tries again.
     file_url = publish(chunk) if publish else None
     request = _request_for(chunk, target, options, file_url)
     sent_at = ledger.begin_submission(
-        chunk_key=key, body_sha256=chunk.sha256, target=target.key(), rows=chunk.rows, size=chunk.bytes
+        chunk_key=key,
+        body_sha256=chunk.sha256,
+        target=target.key(),
+        rows=chunk.rows,
+        size=chunk.bytes,
     )
     try:
         process_id = client.start_import(request)
@@ -643,7 +676,9 @@ def wait_chunk(
     except ProcessFailed as exc:
         outcome.status, outcome.error = "failed", str(exc)
         outcome.info = _process_info(exc.process)
-        ledger.record_finished(outcome.chunk_key, status="failed", info=outcome.info, error=str(exc))
+        ledger.record_finished(
+            outcome.chunk_key, status="failed", info=outcome.info, error=str(exc)
+        )
         return outcome
     except ProcessTimeout as exc:
         # Keep the ledger row "submitted": a re-run waits for the same process.

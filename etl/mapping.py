@@ -246,9 +246,7 @@ def map_columns(
             f"no identifier column: none of the columns ({shown}) maps to EMAIL or SMS{hint}; "
             "rename one or use --mapping"
         )
-    unknown = (
-        tuple(n for n, t in columns.items() if t not in known) if known_attributes else ()
-    )
+    unknown = tuple(n for n, t in columns.items() if t not in known) if known_attributes else ()
     unused = tuple(k for k in user if k not in used_user)
     return ColumnMapping(
         columns=columns, unknown=unknown, ignored=tuple(ignored), unused_user_keys=unused

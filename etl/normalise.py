@@ -520,7 +520,10 @@ def _blank(n: int) -> pa.Array:
 # A strict subset of what email-validator accepts unchanged: ASCII atext plus the precomposed
 # Latin letters (minus U+0130, whose lower case is two code points), dot-atom local part, plain
 # ASCII domain. The property tests check that it never accepts more than email-validator.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x{00C0}-\x{00D6}\x{00D8}-\x{00F6}\x{00F8}-\x{012F}\x{0131}-\x{0148}\x{014A}-\x{024F}]"
+_ATEXT = (
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-"
+    r"\x{00C0}-\x{00D6}\x{00D8}-\x{00F6}\x{00F8}-\x{012F}\x{0131}-\x{0148}\x{014A}-\x{024F}]"
+)
 _FAST_LOCAL = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _FAST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _FAST_TLD = r"[A-Za-z](?:[A-Za-z0-9\-]{0,61}[A-Za-z])?"
@@ -823,7 +826,8 @@ def _fast_national(cleaned: pa.Array, region: str) -> _Found:
     nsn = values
     stripped = np.zeros(len(idx), dtype=bool)
     if prefix:
-        parts = pc.extract_regex(values, f"^(?P<p>(?:{prefix}))(?P<rest>\\d*)$")
+        plain = re.sub(r"(?<!\\)\((?!\?)", "(?:", prefix)  # extract_regex wants named groups only
+        parts = pc.extract_regex(values, f"^(?P<p>(?:{plain}))(?P<rest>\\d*)$")
         stripped = _bool_np(parts.is_valid())
         rest = parts.field("rest").cast(pa.large_string())
         nsn = pc.if_else(pa.array(stripped), rest, values)
@@ -842,11 +846,15 @@ def _fast_national(cleaned: pa.Array, region: str) -> _Found:
     if len(good):
         e164 = pc.binary_join_element_wise(_lit(f"+{cc}"), nsn.filter(pa.array(valid)), _lit(""))
         found.append((idx[good], e164.cast(pa.large_string())))
-    # parse_phone would still try "+<digits>" for 11 digits or more not starting with 0.
-    lengths = pc.utf8_length(values.take(pa.array(keep[~valid]))).to_numpy(zero_copy_only=False)
-    first = pc.utf8_slice_codeunits(values.take(pa.array(keep[~valid])), 0, 1)
+    # An invalid number is hopeless when parse() kept all its digits (no national prefix
+    # matched: with one, parse() may keep the prefix instead) and parse_phone's "+<digits>"
+    # retry does not apply (fewer than 11 digits, or a leading 0).
+    unsure = keep[~valid]
+    unsure = unsure[~stripped[unsure]]
+    lengths = pc.utf8_length(values.take(pa.array(unsure))).to_numpy(zero_copy_only=False)
+    first = pc.utf8_slice_codeunits(values.take(pa.array(unsure)), 0, 1)
     hopeless = (lengths < 11) | _bool_np(pc.equal(first, "0"))
-    return found, [idx[keep[~valid][hopeless]]]
+    return found, [idx[unsure[hopeless]]]
 
 
 @lru_cache(maxsize=200_000)
@@ -969,9 +977,7 @@ def _dates(uniques: pa.Array, *, dayfirst: bool) -> tuple[pa.Array, np.ndarray, 
             days = _EXCEL_EPOCH + _ints(parts, "n").astype("timedelta64[D]")
             y = days.astype("datetime64[Y]").astype(np.int64) + 1970
             m = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
-            d = (days - days.astype("datetime64[M]").astype("datetime64[D]")).astype(
-                np.int64
-            ) + 1
+            d = (days - days.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
             ok = np.ones(len(sel), dtype=bool)
         elif kind == "ymd":
             y, m, d = _ints(parts, "y"), _ints(parts, "m"), _ints(parts, "d")
@@ -1117,9 +1123,7 @@ def _categories(uniques: pa.Array, spec: AttributeSpec) -> tuple[pa.Array, np.nd
     return _lookup(uniques, keys, outputs)
 
 
-def _multiple_choice(
-    uniques: pa.Array, spec: AttributeSpec
-) -> tuple[pa.Array, np.ndarray, None]:
+def _multiple_choice(uniques: pa.Array, spec: AttributeSpec) -> tuple[pa.Array, np.ndarray, None]:
     options = {o.strip().lower(): o for o in spec.options}
     n = len(uniques)
     bad = np.zeros(n, dtype=bool)

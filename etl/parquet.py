@@ -319,6 +319,14 @@ def _streams_of(
     return [lambda: iter(batches)]
 
 
+def _metadata_value(metadata: Mapping[str, str], name: str) -> Any:
+    """``name`` or any namespaced ``<prefix>.name`` key of the caller's metadata, decoded."""
+    for key, value in metadata.items():
+        if key == name or key.endswith(f".{name}"):
+            return _json_or_text(value)
+    return None
+
+
 def _json_or_text(value: str) -> Any:
     try:
         return json.loads(value)
@@ -450,10 +458,8 @@ def write_partition(
         "rows": sum(rows_per_file),
         "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
         "metadata": {k: _json_or_text(v) for k, v in metadata.items()},
-        "process_ids": _json_or_text(metadata["process_ids"])
-        if "process_ids" in metadata
-        else None,
-        "filters": _json_or_text(metadata["filters"]) if "filters" in metadata else None,
+        "process_ids": _metadata_value(metadata, "process_ids"),
+        "filters": _metadata_value(metadata, "filters"),
         "written_at": datetime.now(UTC).isoformat(),
     }
     if isinstance(result, MergeResult):

@@ -75,9 +75,7 @@ class LocalFilePublisher:
         self.root.mkdir(parents=True, exist_ok=True)
         self._token = secrets.token_urlsafe(18)
         handler = type("_Handler", (_QuietHandler,), {"token": self._token})
-        self._server = ThreadingHTTPServer(
-            (host, port), partial(handler, directory=str(self.root))
-        )
+        self._server = ThreadingHTTPServer((host, port), partial(handler, directory=str(self.root)))
         self._server.daemon_threads = True
         bound_host, bound_port = self._server.server_address[:2]
         self.base_url = (public_base_url or f"http://{bound_host}:{bound_port}").rstrip("/")

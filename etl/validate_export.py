@@ -26,6 +26,7 @@ import pyarrow.fs as pafs
 logger = logging.getLogger(__name__)
 
 LIST_IDS_OK = "__list_ids_are_integers"
+SOURCES_COLUMN = "_sources"
 SUITE_NAME = "contacts-export"
 
 
@@ -99,7 +100,7 @@ def validate_merged(
     *,
     identifier: str = "email",
     total_records: int | None = None,
-    exports_merged: int = 1,
+    exports_merged: int | None = None,
     filtered: bool = False,
     filesystem: pafs.FileSystem | None = None,
 ) -> ExportValidation:
@@ -108,7 +109,8 @@ def validate_merged(
     Args:
         identifier: the identifier column (``email``; ``EMAIL`` with ``--column-case brevo``).
         total_records: Brevo's ``total_records`` (summed over the exports of the run).
-        exports_merged: how many exports were merged; above 1 the count check is ``<=``.
+        exports_merged: how many exports were merged; above 1 the count check is ``<=``. By
+            default it is read from the ``_sources`` column (distinct export labels).
         filtered: rows were dropped on purpose (``--modified-since``); the count check is ``<=``.
     """
     import great_expectations as gx
@@ -116,7 +118,8 @@ def validate_merged(
 
     schema, _ = _load(parquet_or_table, None, filesystem)
     list_ids = _list_ids_column(schema)
-    wanted = [c for c in (identifier, list_ids) if c]
+    sources = SOURCES_COLUMN if exports_merged is None and SOURCES_COLUMN in schema.names else None
+    wanted = [c for c in (identifier, list_ids, sources) if c]
     if isinstance(parquet_or_table, pa.Table):
         table = parquet_or_table.select([c for c in wanted if c in schema.names])
     else:
@@ -124,6 +127,11 @@ def validate_merged(
         assert loaded is not None
         table = loaded
     rows = table.num_rows
+    if exports_merged is None:
+        exports_merged = 1
+        if sources is not None and sources in table.column_names:
+            labels = pc.unique(pc.list_flatten(table.column(sources)))
+            exports_merged = max(1, len(labels))
     frame_columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     if identifier in table.column_names:
         frame_columns[identifier] = table.column(identifier)

@@ -306,9 +306,9 @@ def import_contacts(
     )
     if not result.ok:
         failed = [c for c in result.chunks if c["status"] != "completed"]
+        which = ", ".join(f"#{c['index']} {c['status']}" for c in failed)
         raise ImportIncomplete(
-            f"{len(failed)} chunk(s) did not complete "
-            f"({', '.join(f'#{c['index']} {c['status']}' for c in failed)}); "
+            f"{len(failed)} chunk(s) did not complete ({which}); "
             f"re-run to resume; report {report_file}"
         )
     return {"report_path": str(report_file), **_summary(result)}

@@ -414,5 +414,71 @@ def test_validation_suite(tmp_path: Path) -> None:
     assert merged.passed
     assert "rows <= 5" in merged.notes[0]
     assert not validate_merged(good, total_records=1, exports_merged=2).passed
+    two_exports = good.append_column(
+        "_sources", pa.array([["list:2"], ["list:2", "list:7"]], pa.list_(pa.string()))
+    )
+    inferred = validate_merged(two_exports, total_records=3)
+    assert inferred.passed, inferred.failures
+    assert inferred.notes[0].startswith("2 exports were merged")
+    assert not validate_merged(two_exports, total_records=3, exports_merged=1).passed
+    filtered = validate_merged(good, total_records=9, filtered=True)
+    assert filtered.passed
+    assert "rows were filtered" in filtered.notes[0]
     missing = validate_merged(good.drop_columns(["email"]))
     assert missing.failures == ("identifier column 'email' is missing",)
+
+
+def test_repetitive_columns_convert_the_same_through_their_dictionary(tmp_path: Path) -> None:
+    """Above 1024 rows, few distinct cells are converted once each; results must not change."""
+    cells = [
+        ("true", "[2|7]", "email_marketing|sms_marketing", "sport,music"),
+        ("", "", "", ""),
+        ("False", "[]", "sms_marketing", "travel"),
+        ("yes", "[ 3 , 4 ]", "email_marketing", ""),
+    ]
+    header = ["EMAIL", "OPT_IN", "_listIds", "_SUBSCRIBED", "INTERESTS"]
+    rows = [[f"c{i}@x.io", *cells[i % 4]] for i in range(2000)]
+    typed = _rows(write_export(tmp_path / "big.csv", header, rows))
+    expected = [
+        (True, [2, 7], ["email_marketing", "sms_marketing"], ["sport", "music"]),
+        (None, [], [], None),
+        (False, [], ["sms_marketing"], ["travel"]),
+        (True, [3, 4], ["email_marketing"], None),
+    ]
+    for i, row in enumerate(typed):
+        got = (row["opt_in"], row["list_ids"], row["subscribed"], row["interests"])
+        assert got == expected[i % 4]
+
+
+def test_folding_many_overlapping_contacts_across_batches(tmp_path: Path) -> None:
+    """Groups that straddle DuckDB's batches must still fold into exactly one row each."""
+    header = ["EMAIL", "_listIds", "FIRSTNAME"]
+    n = 5000
+    a = write_export(tmp_path / "a.csv", header, [[f"c{i}@x.io", "[2]", ""] for i in range(n)])
+    b = write_export(
+        tmp_path / "b.csv", header, [[f"C{i}@x.io", "[3|2]", f"N{i}"] for i in range(0, n, 2)]
+    )
+    c = write_export(
+        tmp_path / "c.csv", header, [[f"c{i}@x.io", "[4]", "Z"] for i in range(0, n, 4)]
+    )
+    result = merge_exports(
+        [ExportFile(a, "list:2"), ExportFile(b, "list:3"), ExportFile(c, "list:4")],
+        ATTRIBUTES,
+        work_dir=tmp_path / "w",
+        batch_rows=1000,
+    )
+    assert result.merged_rows == n
+    rows = pa.Table.from_batches(list(result.batches)).to_pylist()
+    assert len(rows) == n
+    by_email = {r["email"].lower(): r for r in rows}
+    assert len(by_email) == n
+    for i in range(n):
+        row = by_email[f"c{i}@x.io"]
+        lists = [2] + ([3] if i % 2 == 0 else []) + ([4] if i % 4 == 0 else [])
+        assert row["list_ids"] == lists
+        assert row["firstname"] == (f"N{i}" if i % 2 == 0 else None)
+        sources = (
+            ["list:2"] + (["list:3"] if i % 2 == 0 else []) + (["list:4"] if i % 4 == 0 else [])
+        )
+        assert row["_sources"] == sources
+    result.close()

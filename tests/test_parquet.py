@@ -27,6 +27,7 @@ from etl.parquet import (
     write_high_water_mark,
     write_partition,
 )
+from etl.validate_export import validate_merged
 
 ATTRIBUTES = [
     Attribute("FIRSTNAME", "normal", "text"),
@@ -142,6 +143,9 @@ def test_duckdb_reads_the_types_and_values(tmp_path: Path) -> None:
     )
     assert row[1].utcoffset().total_seconds() == 0
     assert con.execute(f"SELECT sum(len(list_ids)) FROM '{pattern}'").fetchall()[0][0] == 10
+    report = validate_merged(written.path, total_records=5)
+    assert report.passed, report.failures
+    assert report.rows == 5
     assert con.execute(f"SELECT sum(score) FROM '{pattern}'").fetchall()[0][0] == pytest.approx(
         float(sum(Decimal(f"{i}.25") for i in range(5)))
     )
@@ -225,6 +229,24 @@ def test_failure_mid_write_leaves_the_previous_partition(tmp_path: Path) -> None
     assert pq.read_table(first.path).to_pylist() == before
     assert not [p for p in (out / "contacts").iterdir() if p.name.startswith(".")]
     assert not (out / "contacts/_manifests/r2.json").exists()
+
+
+def test_namespaced_metadata_keys_reach_the_manifest(tmp_path: Path) -> None:
+    result = merged(tmp_path, contacts(1))
+    written = write_partition(
+        result,
+        result.schema,
+        out=str(tmp_path / "out"),
+        export_date=DAY,
+        metadata={"contacts_etl.process_ids": "[7, 8]", "contacts_etl.filters": '["list:2"]'},
+        run_id="ns",
+    )
+    manifest = json.loads(Path(written.manifest_path).read_text())
+    assert manifest["process_ids"] == [7, 8]
+    assert manifest["filters"] == ["list:2"]
+    assert manifest["metadata"]["contacts_etl.process_ids"] == [7, 8]
+    file_meta = pq.read_schema(written.files[0]).metadata
+    assert file_meta[b"contacts_etl.process_ids"] == b"[7, 8]"
 
 
 def test_plain_batches_and_empty_days(tmp_path: Path) -> None:

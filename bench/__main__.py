@@ -1,0 +1,612 @@
+"""Benchmarks side by side with baselines: ``python -m bench [--quick] [--json PATH]``.
+
+Every run of a pipeline happens in a fresh interpreter (``bench.worker``), so its peak RSS is
+its own; baseline and candidate runs alternate (and the order rotates every round) so that a
+change in machine load hits both alike. Figures are medians over the runs, with min and max;
+``ratio`` is median(ours) / median(baseline), so below 1 means ours is faster.
+
+Progress goes to stderr; stdout gets the markdown table and, with ``--quick``, the JSON last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.generate import write_contacts_csv, write_export_parts
+from bench.worker import KEY_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = (
+    "import_prep",
+    "import_memory",
+    "export_merge",
+    "export_vs_dlt",
+    "export_vs_paginated",
+    "sandbox_import",
+)
+IMPORT_RATIO_TARGET = 2.0
+MEMORY_GROWTH_TARGET = 1.20
+MEMORY_PEAK_TARGET_MB = 1536.0
+EXPORT_RATIO_TARGET = 1.5
+SANDBOX_IMPORT_TARGET_S = 120.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Row counts of one mode."""
+
+    import_rows: int
+    memory_rows: tuple[int, int]
+    export_rows: int
+    paginated_contacts: int
+    sandbox_contacts: int
+    runs: int
+    memory_runs: int
+    timeout_s: float
+
+
+QUICK = Sizes(
+    import_rows=100_000,
+    memory_rows=(100_000, 500_000),
+    export_rows=100_000,
+    paginated_contacts=20_000,
+    sandbox_contacts=100_000,
+    runs=3,
+    memory_runs=3,
+    timeout_s=300,
+)
+FULL = Sizes(
+    import_rows=1_000_000,
+    memory_rows=(1_000_000, 5_000_000),
+    export_rows=1_000_000,
+    paginated_contacts=100_000,
+    sandbox_contacts=1_000_000,
+    runs=5,
+    memory_runs=3,
+    timeout_s=3600,
+)
+
+
+def log(message: str) -> None:
+    """Progress on stderr (stdout is for the table and the JSON)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class WorkerFailed(RuntimeError):
+    """A measured run did not finish or printed no result."""
+
+
+def run_worker(
+    task: str, params: dict[str, Any], *, timeout_s: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``bench.worker TASK`` in a fresh interpreter and return its JSON result."""
+    child_env = {**os.environ, **(env or {})}
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), child_env.get("PYTHONPATH", "")) if p
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.worker", task, json.dumps(params)],
+            cwd=ROOT,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        raise WorkerFailed(f"{task}: no result within {timeout_s:.0f} s") from None
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        raise WorkerFailed(f"{task} exited with {done.returncode}: {tail}")
+    return dict(json.loads(lines[-1]))
+
+
+def measure(
+    sides: dict[str, tuple[str, dict[str, Any]]],
+    *,
+    runs: int,
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+    between: Callable[[str], Callable[[dict[str, Any]], None]] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Run every side ``runs`` times, alternating, the order rotating each round."""
+    names = list(sides)
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for round_no in range(runs):
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            task, params = sides[name]
+            after = between(name) if between else None
+            result = run_worker(task, params, timeout_s=timeout_s, env=env)
+            if after is not None:
+                after(result)
+            log(
+                f"  {name} run {round_no + 1}/{runs}: {result['seconds']:.2f} s, "
+                f"{result['rows']} rows, peak {result['peak_rss_mb']:.0f} MiB"
+            )
+            results[name].append(result)
+    return results
+
+
+def spread(results: Sequence[dict[str, Any]], field: str) -> tuple[float, float, float]:
+    """(median, min, max) of one field over runs."""
+    values = [float(r[field]) for r in results]
+    return statistics.median(values), min(values), max(values)
+
+
+def summarise(
+    ours: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """The common fields of an entry: medians with min/max, ratio of medians."""
+    seconds, s_min, s_max = spread(ours, "seconds")
+    rss, r_min, r_max = spread(ours, "peak_rss_mb")
+    entry: dict[str, Any] = {
+        "seconds": round(seconds, 3),
+        "seconds_min": round(s_min, 3),
+        "seconds_max": round(s_max, 3),
+        "baseline_seconds": None,
+        "ratio": None,
+        "rows": int(ours[0]["rows"]),
+        "peak_rss_mb": round(rss, 1),
+        "peak_rss_mb_min": round(r_min, 1),
+        "peak_rss_mb_max": round(r_max, 1),
+        "runs": len(ours),
+    }
+    if baseline:
+        b_seconds, b_min, b_max = spread(baseline, "seconds")
+        b_rss, b_rss_min, b_rss_max = spread(baseline, "peak_rss_mb")
+        entry.update(
+            baseline_seconds=round(b_seconds, 3),
+            baseline_seconds_min=round(b_min, 3),
+            baseline_seconds_max=round(b_max, 3),
+            ratio=round(seconds / b_seconds, 3) if b_seconds > 0 else None,
+            # Runs of one round are adjacent in time, so their ratio cancels slow load drift.
+            ratio_per_round=[
+                round(float(o["seconds"]) / float(b["seconds"]), 3)
+                for o, b in zip(ours, baseline, strict=False)
+                if float(b["seconds"]) > 0
+            ],
+            baseline_rows=int(baseline[0]["rows"]),
+            baseline_peak_rss_mb=round(b_rss, 1),
+            baseline_peak_rss_mb_min=round(b_rss_min, 1),
+            baseline_peak_rss_mb_max=round(b_rss_max, 1),
+        )
+    return entry
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def contacts_file(data_dir: Path, rows: int) -> Path:
+    """The messy contacts CSV of ``rows`` rows (generated once per data directory)."""
+    path = data_dir / f"contacts-{rows}.csv"
+    if not path.exists():
+        log(f"generating {rows} messy contacts -> {path.name}")
+        partial = path.with_suffix(".partial")
+        write_contacts_csv(partial, rows, seed=7)
+        partial.replace(path)
+    return path
+
+
+def export_parts(data_dir: Path, rows: int) -> list[Path]:
+    """Four Brevo-style export parts (UTC dates) holding ``rows`` contacts in all."""
+    out = data_dir / f"export-{rows}"
+    if not out.exists():
+        log(f"generating {rows} exported contacts in 4 parts -> {out.name}/")
+        partial = data_dir / f"export-{rows}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        write_export_parts(partial, rows, parts=4, utc=True)
+        partial.replace(out)
+    return sorted(out.glob("part-*.csv"))
+
+
+# ---------------------------------------------------------------------------- entries
+
+
+class Bench:
+    """One benchmark session: sizes, data directory, results."""
+
+    def __init__(self, sizes: Sizes, data_dir: Path, tmp_dir: Path, only: set[str]) -> None:
+        self.sizes = sizes
+        self.data_dir = data_dir
+        self.tmp_dir = tmp_dir
+        self.only = only
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._import_runs: dict[int, list[dict[str, Any]]] = {}
+
+    def _params(self, **params: Any) -> dict[str, Any]:
+        return {**params, "tmp_dir": str(self.tmp_dir)}
+
+    def run(self) -> dict[str, dict[str, Any]]:
+        """Run every selected entry; a failing entry is recorded, the others still run."""
+        steps: list[tuple[tuple[str, ...], Callable[[], None]]] = [
+            (("import_prep", "import_memory"), self.import_prep),
+            (("import_memory",), self.import_memory),
+            (("export_merge", "export_vs_dlt"), self.export_merge),
+            (("export_vs_paginated",), self.export_vs_paginated),
+            (("sandbox_import",), self.sandbox_import),
+        ]
+        for keys, step in steps:
+            if not self.only & set(keys):
+                continue
+            started = time.perf_counter()
+            try:
+                step()
+            except WorkerFailed as exc:
+                log(f"FAILED: {exc}")
+                for key in keys:
+                    if key in self.only and key not in self.entries:
+                        self.entries[key] = {"error": str(exc)}
+            log(f"{step.__name__} took {time.perf_counter() - started:.0f} s in all")
+        return {key: self.entries[key] for key in KEYS if key in self.entries}
+
+    def import_prep(self) -> None:
+        """Ours (plan + prepare) against pandas read_csv + to_csv, same file."""
+        rows = self.sizes.import_rows
+        path = contacts_file(self.data_dir, rows)
+        log(f"import_prep: {rows} rows")
+        results = measure(
+            {
+                "ours": ("import_prep", self._params(path=str(path))),
+                "baseline": ("pandas_csv", self._params(path=str(path))),
+            },
+            runs=self.sizes.runs,
+            timeout_s=self.sizes.timeout_s,
+        )
+        self._import_runs[rows] = results["ours"]
+        if "import_prep" not in self.only:
+            return
+        entry = summarise(results["ours"], results["baseline"])
+        last = results["ours"][-1]
+        entry.update(
+            target=f"ratio <= {IMPORT_RATIO_TARGET}",
+            meets_target=entry["ratio"] is not None and entry["ratio"] <= IMPORT_RATIO_TARGET,
+            rows_sent=last["rows_sent"],
+            rows_rejected=last["rows_rejected"],
+            rejects_by_reason=last["rejects_by_reason"],
+            chunks=last["chunks"],
+            rss_after_imports_mb=round(last["rss_after_imports_mb"], 1),
+            baseline="pandas.read_csv(dtype=str, keep_default_na=False) + to_csv(sep=';')",
+        )
+        self.entries["import_prep"] = entry
+
+    def _import_only(self, rows: int, runs: int) -> list[dict[str, Any]]:
+        if rows in self._import_runs:
+            return self._import_runs[rows]
+        path = contacts_file(self.data_dir, rows)
+        log(f"import_memory: {rows} rows")
+        results = measure(
+            {"ours": ("import_prep", self._params(path=str(path)))},
+            runs=runs,
+            timeout_s=self.sizes.timeout_s,
+        )["ours"]
+        self._import_runs[rows] = results
+        return results
+
+    def import_memory(self) -> None:
+        """Peak RSS of the import preparation at two sizes (5x apart)."""
+        small_rows, large_rows = self.sizes.memory_rows
+        small = self._import_only(small_rows, self.sizes.memory_runs)
+        large = self._import_only(large_rows, self.sizes.memory_runs)
+        entry = summarise(large, None)
+        small_rss, small_min, small_max = spread(small, "peak_rss_mb")
+        small_s = spread(small, "seconds")[0]
+        growth = entry["peak_rss_mb"] / small_rss
+        entry.update(
+            ratio=round(growth, 3),
+            ratio_is="peak_rss_mb at rows / peak_rss_mb at small_rows",
+            small_rows=small_rows,
+            small_seconds=round(small_s, 3),
+            small_peak_rss_mb=round(small_rss, 1),
+            small_peak_rss_mb_min=round(small_min, 1),
+            small_peak_rss_mb_max=round(small_max, 1),
+            growth_pct=round((growth - 1) * 100, 1),
+            rss_after_imports_mb=round(large[-1]["rss_after_imports_mb"], 1),
+            target=f"growth < {MEMORY_GROWTH_TARGET - 1:.0%}, 1M peak <= 1.5 GB",
+            meets_target=growth < MEMORY_GROWTH_TARGET
+            and (small_rows != 1_000_000 or small_rss <= MEMORY_PEAK_TARGET_MB),
+        )
+        self.entries["import_memory"] = entry
+
+    def export_merge(self) -> None:
+        """Ours against pyarrow read_csv + write_table, and against dlt, same 4 files."""
+        rows = self.sizes.export_rows
+        paths = export_parts(self.data_dir, rows)
+        sides: dict[str, tuple[str, dict[str, Any]]] = {
+            "ours": ("export_merge", self._params(paths=[str(p) for p in paths])),
+            "baseline": ("pyarrow_csv", self._params(paths=[str(p) for p in paths])),
+        }
+        dlt_missing = _dlt_missing() if "export_vs_dlt" in self.only else "not selected"
+        if dlt_missing is None:
+            sides["dlt"] = ("dlt", self._params(dir=str(paths[0].parent), reader="duckdb"))
+        log(f"export_merge: {rows} rows in {len(paths)} parts ({', '.join(sides)})")
+        results = measure(sides, runs=self.sizes.runs, timeout_s=self.sizes.timeout_s)
+        if "export_merge" in self.only:
+            entry = summarise(results["ours"], results["baseline"])
+            entry.update(
+                target=f"ratio <= {EXPORT_RATIO_TARGET}",
+                meets_target=entry["ratio"] is not None and entry["ratio"] <= EXPORT_RATIO_TARGET,
+                parts=len(paths),
+                strategy=results["ours"][-1]["strategy"],
+                parquet_mb=results["ours"][-1]["parquet_mb"],
+                baseline="pyarrow.csv.read_csv + pyarrow.parquet.write_table per part (untyped)",
+            )
+            self.entries["export_merge"] = entry
+        if "export_vs_dlt" not in self.only:
+            return
+        if dlt_missing is not None:
+            self.entries["export_vs_dlt"] = {"skipped": True, "reason": dlt_missing}
+            return
+        entry = summarise(results["ours"], results["dlt"])
+        entry.update(
+            target="report the ratio",
+            baseline="dlt: filesystem source | read_csv_duckdb(use_pyarrow=True) -> filesystem "
+            "destination, loader_file_format=parquet",
+            dlt_version=_dlt_version(),
+        )
+        self.entries["export_vs_dlt"] = entry
+
+    def export_vs_paginated(self) -> None:
+        """The export path against paging GET /contacts, from one loaded sandbox."""
+        from etl.brevo.sandbox.server import SandboxServer
+
+        contacts = self.sizes.paginated_contacts
+        log(f"export_vs_paginated: loading {contacts} contacts into a sandbox")
+        with SandboxServer(host="127.0.0.1", port=0) as server:
+            # Generous limits and no artificial process delay, for both sides alike.
+            server.configure(contacts_rps=100_000, other_rph=100_000_000, process_delay_s=0)
+            list_id = _load_sandbox(server, contacts)
+            params = self._params(url=server.url, list_id=list_id)
+            counts: dict[str, list[int]] = {"ours": [], "baseline": []}
+
+            def between(name: str) -> Callable[[dict[str, Any]], None]:
+                before = len(server.requests_log())
+
+                def after(result: dict[str, Any]) -> None:
+                    counts[name].append(len(server.requests_log()) - before)
+
+                return after
+
+            results = measure(
+                {"ours": ("export_flow", params), "baseline": ("paginate", params)},
+                runs=self.sizes.runs,
+                timeout_s=self.sizes.timeout_s,
+                env={KEY_ENV: server.api_key},
+                between=between,
+            )
+        entry = summarise(results["ours"], results["baseline"])
+        entry.update(
+            target="report the wall ratio and request counts",
+            requests=max(counts["ours"]),
+            baseline_requests=max(counts["baseline"]),
+            requests_are="HTTP requests the sandbox received per run (requests_log())",
+            baseline="client.iter_contacts(page_size=1000) -> pyarrow Table -> Parquet",
+            excluded="Prefect start-up (the tasks' etl calls are run directly)",
+            sandbox="contacts_rps=100000, other_rph=100000000, process_delay_s=0; client "
+            "RateLimits(100000/s, 1e8/h), default loopback poll interval",
+        )
+        self.entries["export_vs_paginated"] = entry
+
+    def sandbox_import(self) -> None:
+        """The sandbox importing N contacts of fileBody in ~8 MB chunks."""
+        contacts = self.sizes.sandbox_contacts
+        log(f"sandbox_import: {contacts} contacts in 8 MB chunks")
+        results = measure(
+            {"ours": ("sandbox_import", self._params(contacts=contacts, chunk_mb=8))},
+            runs=self.sizes.runs,
+            timeout_s=self.sizes.timeout_s,
+        )["ours"]
+        entry = summarise(results, None)
+        last = results[-1]
+        entry.update(
+            target=f"under {SANDBOX_IMPORT_TARGET_S:.0f} s for 1M contacts",
+            target_seconds=SANDBOX_IMPORT_TARGET_S,
+            meets_target=entry["seconds"] < SANDBOX_IMPORT_TARGET_S,
+            chunks=last["chunks"],
+            body_mb=last["body_mb"],
+            peak_rss_is="the sandbox process's peak",
+        )
+        self.entries["sandbox_import"] = entry
+
+
+def _dlt_missing() -> str | None:
+    try:
+        import dlt
+        import dlt.sources.filesystem  # noqa: F401
+    except ImportError as exc:
+        return f"dlt is not importable ({exc}); pip install dlt"
+    return None
+
+
+def _dlt_version() -> str:
+    from importlib.metadata import version
+
+    return version("dlt")
+
+
+def _load_sandbox(server: Any, contacts: int) -> int:
+    """Create the attributes and a list, import ``contacts`` contacts; return the list id."""
+    import requests
+
+    from bench.sandbox_speed import make_chunks
+
+    url = server.url
+    session = requests.Session()
+    session.headers["api-key"] = server.api_key
+    for name, type_ in (("BIRTHDAY", "date"), ("SCORE", "float"), ("VIP", "boolean")):
+        session.post(
+            f"{url}/contacts/attributes/normal/{name}", json={"type": type_}, timeout=30
+        ).raise_for_status()
+    session.post(
+        f"{url}/contacts/attributes/normal/CITY", json={"type": "text"}, timeout=30
+    ).raise_for_status()
+    folder = session.post(f"{url}/contacts/folders", json={"name": "bench"}, timeout=30)
+    folder.raise_for_status()
+    created = session.post(
+        f"{url}/contacts/lists", json={"name": "bench", "folderId": folder.json()["id"]}, timeout=30
+    )
+    created.raise_for_status()
+    list_id = int(created.json()["id"])
+    ids = []
+    for chunk in make_chunks(contacts, 8 * 2**20):
+        resp = session.post(
+            f"{url}/contacts/import", json={"fileBody": chunk, "listIds": [list_id]}, timeout=300
+        )
+        resp.raise_for_status()
+        ids.append(resp.json()["processId"])
+    deadline = time.monotonic() + 600
+    for process_id in ids:
+        while True:
+            status = session.get(f"{url}/processes/{process_id}", timeout=30).json()["status"]
+            if status == "completed":
+                break
+            if status == "failed" or time.monotonic() > deadline:
+                raise WorkerFailed(f"loading the sandbox: import process {process_id} {status}")
+            time.sleep(0.05)
+    count = session.get(f"{url}/contacts", params={"limit": 1}, timeout=30).json()["count"]
+    if count != contacts:
+        raise WorkerFailed(f"loading the sandbox: {count} contacts instead of {contacts}")
+    return list_id
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    mem_gb = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gb = round(int(line.split()[1]) / 2**20, 1)
+    versions = {}
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in ("pandas", "pyarrow", "duckdb", "dlt"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **versions,
+    }
+
+
+def _fmt_s(entry: dict[str, Any], prefix: str = "") -> str:
+    value = entry.get(f"{prefix}seconds")
+    if value is None:
+        return "-"
+    return f"{value:.2f} ({entry[f'{prefix}seconds_min']:.2f}-{entry[f'{prefix}seconds_max']:.2f})"
+
+
+def markdown_table(entries: dict[str, dict[str, Any]]) -> str:
+    """The results as a markdown table."""
+    lines = [
+        "| key | rows | ours s (min-max) | baseline s (min-max) | ratio | peak RSS MiB "
+        "(baseline) | target | met |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for key, entry in entries.items():
+        if "error" in entry or entry.get("skipped"):
+            why = entry.get("error") or f"skipped: {entry.get('reason')}"
+            lines.append(f"| {key} | | | | | | {why} | |")
+            continue
+        ratio = "-" if entry["ratio"] is None else f"{entry['ratio']:.2f}"
+        rss = f"{entry['peak_rss_mb']:.0f}"
+        if entry.get("baseline_peak_rss_mb") is not None:
+            rss += f" ({entry['baseline_peak_rss_mb']:.0f})"
+        rows = f"{entry['rows']:,}"
+        baseline = _fmt_s(entry, "baseline_")
+        target = entry.get("target", "")
+        if key == "import_memory":
+            rows = f"{entry['small_rows']:,} -> {entry['rows']:,}"
+            rss = f"{entry['small_peak_rss_mb']:.0f} -> {entry['peak_rss_mb']:.0f}"
+            ratio = f"{entry['ratio']:.2f} (+{entry['growth_pct']:.0f}%)"
+        if key == "export_vs_paginated":
+            target = f"requests {entry['requests']} vs {entry['baseline_requests']}"
+        met = entry.get("meets_target")
+        mark = "" if met is None else ("yes" if met else "**no**")
+        cells = [key, rows, _fmt_s(entry), baseline, ratio, rss, target, mark]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks, print the table (and JSON with --quick), write --json."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes)")
+    parser.add_argument("--json", type=Path, help="write the results as JSON to this path")
+    parser.add_argument(
+        "--only", default=",".join(KEYS), help=f"comma-separated keys (default: all of {KEYS})"
+    )
+    parser.add_argument("--runs", type=int, help="runs per side (default: 3 quick, 5 full)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep generated input here and reuse it (default: a temporary directory)",
+    )
+    args = parser.parse_args(argv)
+    only = {k.strip() for k in args.only.split(",") if k.strip()}
+    unknown = only - set(KEYS)
+    if unknown:
+        parser.error(f"unknown keys: {', '.join(sorted(unknown))}")
+    sizes = QUICK if args.quick else FULL
+    if args.runs:
+        sizes = Sizes(**{**sizes.__dict__, "runs": args.runs, "memory_runs": args.runs})
+
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        data_dir = args.data_dir or Path(tmp) / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tmp) / "work"
+        work.mkdir()
+        entries = Bench(sizes, data_dir, work, only).run()
+    elapsed = time.perf_counter() - started
+
+    report = {
+        "mode": "quick" if args.quick else "full",
+        "started_at": started_at,
+        "total_seconds": round(elapsed, 1),
+        "machine": machine(),
+        "figures": "median of runs (min/max alongside); ratio = median ours / median baseline",
+        **entries,
+    }
+    print(f"\n## Benchmarks ({report['mode']}, {elapsed:.0f} s in all)\n")
+    print(markdown_table(entries))
+    m = report["machine"]
+    print(
+        f"\nMachine: {m['nproc']} CPUs, {m['memory_gb']} GB RAM, Python {m['python']}, "
+        f"pandas {m['pandas']}, pyarrow {m['pyarrow']}, dlt {m['dlt'] or 'not installed'}.\n"
+    )
+    text = json.dumps(report, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+    if args.quick:
+        print(text)
+    return 1 if any("error" in e for e in entries.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
