@@ -18,7 +18,8 @@ from etl import exporter
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute, ExportRequest
 from etl.brevo.notify import NotifyReceiver
-from etl.export_options import ExportOptions, build_export_requests
+from etl.export_options import ExportOptions, ExportPlan
+from etl.export_options import plan_exports as build_plan
 from etl.exporter import ExportRun, ExportSummary
 from etl.exports import merge_exports
 from etl.legacy_filters import parse_export_attrib
@@ -41,9 +42,9 @@ def fetch_account(client: BrevoClient) -> tuple[list[Attribute], list[int]]:
 
 
 @task(cache_policy=NO_CACHE)
-def plan_exports(options: ExportOptions, all_list_ids: list[int]) -> list[tuple[str, ExportRequest]]:
+def plan_exports(options: ExportOptions, all_list_ids: list[int]) -> ExportPlan:
     """Turn the options (or a legacy v2 filter) into v3 export requests; refuse bad combinations."""
-    return build_export_requests(options, all_list_ids=all_list_ids)
+    return build_plan(options, all_list_ids=all_list_ids)
 
 
 @task(cache_policy=NO_CACHE)
@@ -77,6 +78,7 @@ def merge_and_write(
     modified_since: datetime | None,
     work_dir: Path,
     metadata: dict[str, str],
+    timestamp_columns: tuple[str, ...],
 ) -> ExportSummary:
     """Merge every file of the run and write one Parquet partition, atomically."""
     files = [f for run in runs for f in run.files]
@@ -84,23 +86,30 @@ def merge_and_write(
         files,
         attributes,
         column_case=column_case,
-        work_dir=work_dir,
+        work_dir=work_dir / "merge",
         modified_since=modified_since,
+        timestamp_columns=timestamp_columns,
     )
     run_id = uuid.uuid4().hex[:12]
-    written = write_partition(
-        merged,
-        merged.schema,
-        out=out,
-        export_date=export_date,
-        metadata=metadata,
-        run_id=run_id,
-    )
+    try:
+        written = write_partition(
+            merged,
+            merged.schema,
+            out=out,
+            export_date=export_date,
+            metadata=metadata,
+            run_id=run_id,
+        )
+    finally:
+        merged.close()
     totals = [r.total_records for r in runs]
     validation = validate_merged(
-        written.path if hasattr(written, "path") else out,
+        written.path,
         identifier="email" if column_case == "snake" else "EMAIL",
-        total_records=sum(t for t in totals if t is not None) if all(t is not None for t in totals) else None,
+        total_records=sum(t for t in totals if t is not None)
+        if all(t is not None for t in totals)
+        else None,
+        filtered=modified_since is not None,
     )
     return ExportSummary(
         exports=[
@@ -119,8 +128,12 @@ def merge_and_write(
         files=[str(f) for f in written.files],
         manifest=str(written.manifest_path),
         schema=[{"column": f.name, "type": str(f.type)} for f in merged.schema],
-        validation={"passed": validation.passed, "failures": list(validation.failures)},
-        notes=[],
+        validation={
+            "passed": validation.passed,
+            "failures": list(validation.failures),
+            "notes": list(validation.notes),
+        },
+        notes=list(merged.notes),
         export_date=export_date.isoformat(),
         modified_since=modified_since.isoformat() if modified_since else None,
     )
@@ -222,7 +235,7 @@ def export_contacts(
     with ExitStack() as stack:
         client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
         account_attributes, all_list_ids = fetch_account(client)
-        requests = plan_exports(options, all_list_ids)
+        plan = plan_exports(options, all_list_ids)
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="export-", dir=state_dir)))
         receiver = None
@@ -230,7 +243,7 @@ def export_contacts(
             receiver = stack.enter_context(
                 NotifyReceiver(host=callback_host, public_base_url=callback_public_url)
             )
-        runs = request_and_fetch(client, requests, work_dir, wait_timeout_s, receiver)
+        runs = request_and_fetch(client, list(plan.requests), work_dir, wait_timeout_s, receiver)
         meta = {
             "contacts_etl.process_ids": json.dumps([r.process_id for r in runs]),
             "contacts_etl.filters": json.dumps(
@@ -248,8 +261,9 @@ def export_contacts(
             since,
             work_dir,
             meta,
+            plan.timestamp_columns,
         )
-    summary.notes.extend(getattr(requests, "notes", []))
+    summary.notes[:0] = list(plan.notes)
     if incremental:
         write_high_water_mark(out, started)
     create_table_artifact(

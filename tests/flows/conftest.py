@@ -22,5 +22,5 @@ def brevo_env(sandbox, monkeypatch, prefect_harness):
     monkeypatch.setenv("BREVO_BASE_URL", sandbox.url)
     monkeypatch.setenv("BREVO_OTHER_PER_HOUR", "100000")
     monkeypatch.setenv("BREVO_POLL_INTERVAL_S", "0.1")
-    sandbox.configure(other_rph=100000, process_delay_s=0.05)
+    sandbox.configure(other_rph=100000, contacts_rps=1000, process_delay_s=0.05)
     return sandbox
