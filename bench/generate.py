@@ -13,12 +13,50 @@ from pathlib import Path
 import numpy as np
 
 FIRST = np.array(
-    ["Anne", "Éloïse", "José", "Zoë", "François", "Ana", "Jürgen", "Łukasz", "Siobhán", "Chloé",
-     "Mathéo", "Inès", "Noah", "Lucía", "Björn", "Amélie", "Oğuz", "Søren", "Renée", "Kai"]
+    [
+        "Anne",
+        "Éloïse",
+        "José",
+        "Zoë",
+        "François",
+        "Ana",
+        "Jürgen",
+        "Łukasz",
+        "Siobhán",
+        "Chloé",
+        "Mathéo",
+        "Inès",
+        "Noah",
+        "Lucía",
+        "Björn",
+        "Amélie",
+        "Oğuz",
+        "Søren",
+        "Renée",
+        "Kai",
+    ]
 )
 LAST = np.array(
-    ["Martin", "Bernard", "Dubois", "Müller", "García", "Nowak", "O'Brien", "Lefèvre", "Rossi",
-     "Fernández", "Schmidt", "Moreau", "Łęcki", "Kowalski", "Petit", "Durand", "Smith", "Öztürk"]
+    [
+        "Martin",
+        "Bernard",
+        "Dubois",
+        "Müller",
+        "García",
+        "Nowak",
+        "O'Brien",
+        "Lefèvre",
+        "Rossi",
+        "Fernández",
+        "Schmidt",
+        "Moreau",
+        "Łęcki",
+        "Kowalski",
+        "Petit",
+        "Durand",
+        "Smith",
+        "Öztürk",
+    ]
 )
 DOMAINS = np.array(["example.com", "Example.org", "mail.example.net", "EXAMPLE.fr", "test.io"])
 GENDER = np.array(["Mr", "Ms", "mr", "MS", "1", "2", ""])
@@ -45,7 +83,9 @@ def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
     spaced = np.char.add("+33 6 ", digits)
     intl = np.char.add("+336", digits)
     bad = np.char.add("12", np.char.zfill(rng.integers(0, 999, n).astype(str), 3))
-    return np.select([kind == 0, kind == 1, kind == 2, kind == 3], [national, spaced, intl, bad], "")
+    return np.select(
+        [kind == 0, kind == 1, kind == 2, kind == 3], [national, spaced, intl, bad], ""
+    )
 
 
 def contacts_table(rows: int, *, seed: int = 7) -> dict[str, np.ndarray]:
@@ -87,7 +127,9 @@ def _quote(values: np.ndarray, sep: str) -> np.ndarray:
     return np.where(needs, escaped, values)
 
 
-def write_contacts_csv(path: Path, rows: int, *, seed: int = 7, sep: str = ",", block: int = 200_000) -> Path:
+def write_contacts_csv(
+    path: Path, rows: int, *, seed: int = 7, sep: str = ",", block: int = 200_000
+) -> Path:
     """Write a messy contacts CSV of ``rows`` rows, in blocks (bounded memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
@@ -109,7 +151,9 @@ def write_contacts_csv(path: Path, rows: int, *, seed: int = 7, sep: str = ",", 
     return path
 
 
-def write_export_parts(out_dir: Path, rows: int, *, parts: int = 4, seed: int = 11, utc: bool = False) -> list[Path]:
+def write_export_parts(
+    out_dir: Path, rows: int, *, parts: int = 4, seed: int = 11, utc: bool = False
+) -> list[Path]:
     """Brevo-style export CSV parts (the sandbox's format): `;`, `[2|7]` list ids, dated columns."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -123,16 +167,22 @@ def write_export_parts(out_dir: Path, rows: int, *, parts: int = 4, seed: int = 
         day = np.char.zfill(rng.integers(1, 29, n).astype(str), 2)
         month = np.char.zfill(rng.integers(1, 13, n).astype(str), 2)
         if utc:
-            added = np.char.add(np.char.add(np.char.add(np.char.add("2025-", month), "-"), day), "T10:00:00.000Z")
+            added = np.char.add(
+                np.char.add(np.char.add(np.char.add("2025-", month), "-"), day), "T10:00:00.000Z"
+            )
         else:
-            added = np.char.add(np.char.add(np.char.add(np.char.add(day, "-"), month), "-2025"), " 10:00:00")
+            added = np.char.add(
+                np.char.add(np.char.add(np.char.add(day, "-"), month), "-2025"), " 10:00:00"
+            )
         lists = np.char.add(np.char.add("[", rng.integers(1, 9, n).astype(str)), "|12]")
         birthday = np.char.add(np.char.add(np.char.add("1990-", month), "-"), day)
         gender = np.array(["Mr", "Ms"])[rng.integers(0, 2, n)]
         opt = np.array(["true", "false"])[rng.integers(0, 2, n)]
         score = np.round(rng.random(n) * 100, 2).astype(str)
         path = out_dir / f"part-{p + 1}.csv"
-        header = "EMAIL;ADDED_TIME;MODIFIED_TIME;FIRSTNAME;BIRTHDAY;GENDER;NEWSLETTER;SCORE;_listIds"
+        header = (
+            "EMAIL;ADDED_TIME;MODIFIED_TIME;FIRSTNAME;BIRTHDAY;GENDER;NEWSLETTER;SCORE;_listIds"
+        )
         cols = [email, added, added, first, birthday, gender, opt, score, lists]
         lines = cols[0]
         for col in cols[1:]:

@@ -391,7 +391,7 @@ def _finish_import(state: Any, as_json: bool) -> None:
 def _state_exception(state: Any) -> BaseException | None:
     try:
         state.result()
-    except BaseException as exc:  # noqa: BLE001 - we want the flow's own exception
+    except BaseException as exc:
         return exc
     return None
 

@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from etl.brevo.client import BrevoClient
@@ -69,7 +68,7 @@ def duckdb_preview(partition: str, limit: int = 5) -> str:
     con = duckdb.connect()
     try:
         rel = con.sql(
-            f"SELECT * FROM read_parquet('{partition}/*.parquet') ORDER BY 1 LIMIT {int(limit)}"  # noqa: S608
+            f"SELECT * FROM read_parquet('{partition}/*.parquet') ORDER BY 1 LIMIT {int(limit)}"
         )
         return str(rel)
     finally:

@@ -171,7 +171,7 @@ def resolve_paths(patterns: Sequence[str]) -> list[Path]:
     seen: dict[Path, None] = {}
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
-            matches = sorted(glob.glob(pattern, recursive=True))
+            matches = sorted(glob.glob(pattern, recursive=True))  # noqa: PTH207 - absolute patterns too
             if not matches:
                 raise InputError(f"{pattern}: no file matches this pattern")
             for m in matches:

@@ -37,7 +37,7 @@ class Publisher(Protocol):
 class _QuietHandler(SimpleHTTPRequestHandler):
     token: str = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
     def _allowed(self) -> bool:

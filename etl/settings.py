@@ -13,7 +13,7 @@ from etl.brevo.client import DEFAULT_BASE_URL, BrevoClient
 from etl.brevo.errors import BrevoConfigError
 from etl.brevo.ratelimit import RateLimits
 
-DEFAULT_SECRET_BLOCK = "brevo-api-key"
+DEFAULT_SECRET_BLOCK = "brevo-api-key"  # noqa: S105 - a block name, not a secret
 
 
 class BrevoSettings(BaseSettings):

@@ -47,7 +47,9 @@ def contact_ops(
             create_markdown_artifact(
                 key="contact-details",
                 markdown=f"# {details.email}\n\n"
-                + markdown_table([{"statistic": k, "count": v} for k, v in details.statistics.items()]),
+                + markdown_table(
+                    [{"statistic": k, "count": v} for k, v in details.statistics.items()]
+                ),
             )
             return asdict(details)
         if operation == "unlink-all":

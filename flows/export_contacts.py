@@ -157,7 +157,9 @@ def export_markdown(summary: ExportSummary) -> str:
         markdown_table(summary.schema),
     ]
     if summary.validation["failures"]:
-        lines += ["", "## Validation failures", ""] + [f"- {f}" for f in summary.validation["failures"]]
+        lines += ["", "## Validation failures", ""] + [
+            f"- {f}" for f in summary.validation["failures"]
+        ]
     if summary.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in summary.notes]
     return "\n".join(lines)
@@ -237,7 +239,9 @@ def export_contacts(
         account_attributes, all_list_ids = fetch_account(client)
         plan = plan_exports(options, all_list_ids)
         Path(state_dir).mkdir(parents=True, exist_ok=True)
-        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="export-", dir=state_dir)))
+        work_dir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="export-", dir=state_dir))
+        )
         receiver = None
         if wait == "callback":
             receiver = stack.enter_context(

@@ -294,9 +294,7 @@ def import_contacts(
             for outcome, ticket in zip(outcomes, tickets, strict=True)
         ]
         payloads = [p for t in tickets if t for p in t.payloads]
-        result = report(
-            the_plan, prepared, target, finished, started_at, report_file, payloads
-        )
+        result = report(the_plan, prepared, target, finished, started_at, report_file, payloads)
     logger.info(
         "import done: %d read, %d sent, %d rejected; report %s",
         result.rows_read,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,7 @@ def test_chunks_respect_the_budget_and_never_split_rows():
     chunks.append(last)
     assert all(c.bytes <= budget for c in chunks)
     # Each chunk is as full as the next row allows.
-    for chunk, nxt in zip(chunks, chunks[1:], strict=False):
+    for chunk, nxt in itertools.pairwise(chunks):
         first_next = nxt.body.split("\n")[1]
         assert chunk.bytes + 1 + len(first_next.encode()) > budget
     parsed = [row for c in chunks for row in parse_body(c.body)]

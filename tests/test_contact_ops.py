@@ -19,18 +19,29 @@ def account(sandbox, monkeypatch):
     base = sandbox.url
     requests.post(
         f"{base}/contacts/attributes/category/GENDER",
-        json={"type": "category", "enumeration": [{"value": 1, "label": "Mr"}, {"value": 2, "label": "Ms"}]},
+        json={
+            "type": "category",
+            "enumeration": [{"value": 1, "label": "Mr"}, {"value": 2, "label": "Ms"}],
+        },
         headers=headers,
         timeout=5,
     ).raise_for_status()
     for name, kind in (("BIRTHDAY", "date"), ("NEWSLETTER", "boolean"), ("SCORE", "float")):
         requests.post(
-            f"{base}/contacts/attributes/normal/{name}", json={"type": kind}, headers=headers, timeout=5
+            f"{base}/contacts/attributes/normal/{name}",
+            json={"type": kind},
+            headers=headers,
+            timeout=5,
         ).raise_for_status()
-    folder = requests.post(f"{base}/contacts/folders", json={"name": "F"}, headers=headers, timeout=5).json()["id"]
+    folder = requests.post(
+        f"{base}/contacts/folders", json={"name": "F"}, headers=headers, timeout=5
+    ).json()["id"]
     lists = [
         requests.post(
-            f"{base}/contacts/lists", json={"name": f"L{i}", "folderId": folder}, headers=headers, timeout=5
+            f"{base}/contacts/lists",
+            json={"name": f"L{i}", "folderId": folder},
+            headers=headers,
+            timeout=5,
         ).json()["id"]
         for i in range(3)
     ]
@@ -42,7 +53,9 @@ def run(*args: str):
 
 
 def fetch(account, email: str) -> dict:
-    resp = requests.get(f"{account['base']}/contacts/{email}", headers=account["headers"], timeout=5)
+    resp = requests.get(
+        f"{account['base']}/contacts/{email}", headers=account["headers"], timeout=5
+    )
     resp.raise_for_status()
     return resp.json()
 
@@ -83,12 +96,26 @@ def test_update_blacklist_semantics(account, start, on_update, expected):
 
 def test_link_and_unlink_in_one_call_with_category_label_and_national_sms(account):
     l1, l2, l3 = account["lists"]
-    assert run("upsert", "cy@example.com", "--list-id", str(l1), "--list-id", str(l2)).exit_code == 0
+    assert (
+        run("upsert", "cy@example.com", "--list-id", str(l1), "--list-id", str(l2)).exit_code == 0
+    )
     result = run(
-        "upsert", "cy@example.com",
-        "--list-id", str(l3), "--unlink-list-id", str(l1),
-        "--attr", "GENDER=Ms", "--attr", "SMS=06 12 34 56 78", "--default-region", "FR",
-        "--attr", "BIRTHDAY=1990-03-12", "--attr", "NEWSLETTER=yes",
+        "upsert",
+        "cy@example.com",
+        "--list-id",
+        str(l3),
+        "--unlink-list-id",
+        str(l1),
+        "--attr",
+        "GENDER=Ms",
+        "--attr",
+        "SMS=06 12 34 56 78",
+        "--default-region",
+        "FR",
+        "--attr",
+        "BIRTHDAY=1990-03-12",
+        "--attr",
+        "NEWSLETTER=yes",
     )
     assert result.exit_code == 0, result.output
     contact = fetch(account, "cy@example.com")
@@ -193,13 +220,21 @@ def test_values_are_normalised_like_the_import_flow():
     account = [
         Attribute(name="EMAIL", category="normal", type="text"),
         Attribute(name="SMS", category="normal", type="text"),
-        Attribute(name="GENDER", category="category", enumeration=(EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
+        Attribute(
+            name="GENDER", category="category", enumeration=(EnumValue(1, "Mr"), EnumValue(2, "Ms"))
+        ),
         Attribute(name="BIRTHDAY", category="normal", type="date"),
         Attribute(name="NEWSLETTER", category="normal", type="boolean"),
         Attribute(name="SCORE", category="normal", type="float"),
     ]
     got = normalise_attributes(
-        {"GENDER": "ms", "SMS": "06 12 34 56 78", "BIRTHDAY": "12/03/1990", "NEWSLETTER": "Yes", "SCORE": "4.5"},
+        {
+            "GENDER": "ms",
+            "SMS": "06 12 34 56 78",
+            "BIRTHDAY": "12/03/1990",
+            "NEWSLETTER": "Yes",
+            "SCORE": "4.5",
+        },
         account,
         default_region="FR",
         dayfirst=True,

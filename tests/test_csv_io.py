@@ -191,7 +191,7 @@ def test_quoted_fields_newlines_and_line_numbers(tmp_path):
 
 
 def test_blank_and_whitespace_lines_are_not_rows(tmp_path):
-    text = "Email,Name\n\na@x.com,Ann\n   \n,\n\t,  \n\"\",\"\"\nb@x.com,Bob\n\n\n\r\n"
+    text = 'Email,Name\n\na@x.com,Ann\n   \n,\n\t,  \n"",""\nb@x.com,Bob\n\n\n\r\n'
     _, rows, lines, malformed = read_all(write(tmp_path, text))
     assert rows == [["a@x.com", "Ann"], ["b@x.com", "Bob"]]
     assert lines == [3, 8]
@@ -206,7 +206,7 @@ def test_mixed_line_endings(tmp_path):
 
 
 def test_short_rows_are_padded_and_long_rows_reported(tmp_path):
-    text = "Email,First,Last\na@x.com\nb@x.com,B\nc@x.com,C,D,extra\n\"d@x.com\",\"D\",\"E\",\"F\",\"G\"\ne@x.com,E,F\n"
+    text = 'Email,First,Last\na@x.com\nb@x.com,B\nc@x.com,C,D,extra\n"d@x.com","D","E","F","G"\ne@x.com,E,F\n'
     _, rows, lines, malformed = read_all(write(tmp_path, text))
     assert rows == [["a@x.com", "", ""], ["b@x.com", "B", ""], ["e@x.com", "E", "F"]]
     assert lines == [2, 3, 6]
@@ -242,7 +242,9 @@ def test_long_fields_beyond_the_csv_module_default_limit(tmp_path):
 
 
 def test_batches_are_bounded_and_lines_continue_across_batches(tmp_path):
-    body = "".join(f'u{i}@x.com,"n\n{i}"\n' if i % 7 == 0 else f"u{i}@x.com,n{i}\n" for i in range(2500))
+    body = "".join(
+        f'u{i}@x.com,"n\n{i}"\n' if i % 7 == 0 else f"u{i}@x.com,n{i}\n" for i in range(2500)
+    )
     path = write(tmp_path, "Email,Name\n" + body)
     fmt = sniff_csv(path)
     sizes, all_lines = [], []

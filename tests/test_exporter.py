@@ -22,9 +22,16 @@ def world(sandbox):
     sandbox.configure(other_rph=100000, contacts_rps=1000, process_delay_s=0.02)
     h = {"api-key": sandbox.api_key}
     base = sandbox.url
-    folder = requests.post(f"{base}/contacts/folders", json={"name": "F"}, headers=h, timeout=5).json()["id"]
+    folder = requests.post(
+        f"{base}/contacts/folders", json={"name": "F"}, headers=h, timeout=5
+    ).json()["id"]
     lists = [
-        requests.post(f"{base}/contacts/lists", json={"name": f"L{i}", "folderId": folder}, headers=h, timeout=5).json()["id"]
+        requests.post(
+            f"{base}/contacts/lists",
+            json={"name": f"L{i}", "folderId": folder},
+            headers=h,
+            timeout=5,
+        ).json()["id"]
         for i in range(2)
     ]
     # u0-u3 in list 0, u3-u5 in list 1; u1 and u4 blacklisted.
@@ -33,17 +40,25 @@ def world(sandbox):
         requests.post(
             f"{base}/contacts",
             json={"email": email, "listIds": ids, "emailBlacklisted": i in (1, 4)},
-            headers=h, timeout=5,
+            headers=h,
+            timeout=5,
         ).raise_for_status()
     # Campaign 7 went to u0-u3: u0 opened and clicked, u1 opened, u2 hard-bounced, u3 soft-bounced.
     sandbox.seed_events(channel="email", campaign_id=CAMPAIGN, event="delivered", emails=EMAILS[:4])
     sandbox.seed_events(channel="email", campaign_id=CAMPAIGN, event="open", emails=EMAILS[:2])
     sandbox.seed_events(channel="email", campaign_id=CAMPAIGN, event="click", emails=EMAILS[:1])
-    sandbox.seed_events(channel="email", campaign_id=CAMPAIGN, event="hardBounce", emails=[EMAILS[2]])
-    sandbox.seed_events(channel="email", campaign_id=CAMPAIGN, event="softBounce", emails=[EMAILS[3]])
+    sandbox.seed_events(
+        channel="email", campaign_id=CAMPAIGN, event="hardBounce", emails=[EMAILS[2]]
+    )
+    sandbox.seed_events(
+        channel="email", campaign_id=CAMPAIGN, event="softBounce", emails=[EMAILS[3]]
+    )
     sandbox.seed_events(channel="sms", campaign_id=3, event="unsubscribe", emails=[EMAILS[5]])
     client = BrevoClient(
-        sandbox.api_key, base_url=sandbox.url, limits=RateLimits(other_per_hour=100000), poll_interval_s=0.05
+        sandbox.api_key,
+        base_url=sandbox.url,
+        limits=RateLimits(other_per_hour=100000),
+        poll_interval_s=0.05,
     )
     yield {"client": client, "lists": lists, "sandbox": sandbox}
     client.close()
@@ -107,7 +122,9 @@ def test_an_expired_link_re_requests_the_export_once(world, tmp_path):
     plan = plan_exports(ExportOptions(list_ids=(l0,)), all_list_ids=world["lists"])
     runs = run_exports(world["client"], list(plan.requests), work_dir=tmp_path / "dl", timeout_s=30)
     assert runs[0].rerequested is True
-    exports = [r for r in sb.requests_log() if r["path"] == "/v3/contacts/export" and r["processed"]]
+    exports = [
+        r for r in sb.requests_log() if r["path"] == "/v3/contacts/export" and r["processed"]
+    ]
     assert len(exports) == 2
     assert runs[0].files[0].path.read_text(encoding="utf-8").count("@example.com") == 4
 

@@ -13,7 +13,14 @@ from fixtures.make_import_fixtures import FIXTURE_ATTRIBUTES, FIXTURES, Fixture,
 from etl.csv_io import iter_csv_batches, sniff_csv
 from etl.errors import InputError
 from etl.mapping import load_mapping_file, map_columns
-from etl.normalise import IDENTIFIER, LINE, NormaliseOptions, build_specs, dedupe_key, normalise_batch
+from etl.normalise import (
+    IDENTIFIER,
+    LINE,
+    NormaliseOptions,
+    build_specs,
+    dedupe_key,
+    normalise_batch,
+)
 
 SPECS = build_specs(FIXTURE_ATTRIBUTES)
 
@@ -99,3 +106,50 @@ def test_generator_script_writes_expectations(tmp_path, capsys):
     assert len(list(tmp_path.glob("*.expected.json"))) == len(FIXTURES)
     assert (tmp_path / "42_user_mapping.csv.mapping.yaml").exists()
     assert "01_utf8_basic.csv" in capsys.readouterr().out
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def test_demo_samples_give_what_their_readme_says():
+    expected = json.loads((SAMPLES / "expected.json").read_text())
+    options = expected["options"]
+    user = load_mapping_file(SAMPLES / options["mapping"])
+    normalise_options = NormaliseOptions(
+        default_region=options["default_region"], dayfirst=options["dayfirst"]
+    )
+    all_contacts = []
+    totals = Counter()
+    for name, declared in expected["files"].items():
+        path = SAMPLES / name
+        fmt = sniff_csv(path)
+        assert (fmt.encoding, fmt.delimiter, fmt.skip_sep_line) == (
+            declared["encoding"],
+            declared["delimiter"],
+            declared["sep_line"],
+        )
+        mapping = map_columns(fmt.header, user_mapping=user, known_attributes=SPECS)
+        assert mapping.unknown == ()
+        reasons = Counter()
+        rows_read = rows_ok = 0
+        for batch in iter_csv_batches(path, fmt):
+            result = normalise_batch(batch, mapping, SPECS, normalise_options)
+            rows_read += batch.rows_read
+            rows_ok += result.rows_ok
+            reasons.update(result.rejected["reason"])
+            all_contacts.append(result.contacts)
+        assert (rows_read, rows_ok, dict(reasons)) == (
+            declared["rows_read"],
+            declared["rows_ok"],
+            declared["rejects"],
+        ), name
+        totals.update(rows_read=rows_read, rows_ok=rows_ok)
+    duplicates = int(dedupe_key(pd.concat(all_contacts, ignore_index=True)).duplicated().sum())
+    run = expected["run"]
+    assert (totals["rows_read"], totals["rows_ok"], duplicates) == (
+        run["rows_read"],
+        run["rows_ok"],
+        run["duplicates"],
+    )
+    assert run["rows_sent"] == run["rows_ok"] - run["duplicates"]
+    assert run["rows_rejected"] == run["rows_read"] - run["rows_ok"]

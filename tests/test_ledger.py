@@ -16,7 +16,12 @@ def test_submission_lifecycle_survives_reopen(tmp_path):
         ledger.record_submitted("k1", 42)
     with Ledger(path) as ledger:  # durable across processes
         entry = ledger.get("k1")
-        assert (entry.status, entry.process_id, entry.rows, entry.bytes) == ("submitted", 42, 10, 100)
+        assert (entry.status, entry.process_id, entry.rows, entry.bytes) == (
+            "submitted",
+            42,
+            10,
+            100,
+        )
         assert ledger.claimed_process_ids() == {42}
         ledger.record_finished("k1", status="completed", info={"invalid_emails": 3})
         assert ledger.get("k1").info == {"invalid_emails": 3}

@@ -78,7 +78,12 @@ def test_user_mapping_wins_and_can_ignore_columns():
     header = ["Courriel", "Portable", "Anniv", "Internal notes", "_unnamed_5"]
     mapping = map_columns(
         header,
-        user_mapping={"anniv": "BIRTHDAY", "Internal notes": None, "Portable": "whatsapp", "Zip": "X"},
+        user_mapping={
+            "anniv": "BIRTHDAY",
+            "Internal notes": None,
+            "Portable": "whatsapp",
+            "Zip": "X",
+        },
     )
     assert mapping.columns == {"Courriel": "EMAIL", "Portable": "WHATSAPP", "Anniv": "BIRTHDAY"}
     assert mapping.ignored == ("Internal notes", "_unnamed_5")

@@ -54,7 +54,10 @@ def batch(rows: list[dict[str, str]], *, lines: list[int] | None = None, malform
     return RawBatch(rows=frame, lines=np.array(lines, dtype=np.int64), malformed=list(malformed))
 
 
-def run(rows, options=NormaliseOptions(), **kwargs):
+DEFAULT = NormaliseOptions()
+
+
+def run(rows, options=DEFAULT, **kwargs):
     raw = batch(rows, **kwargs)
     mapping = map_columns(list(raw.rows.columns), known_attributes=SPECS)
     result = normalise_batch(raw, mapping, SPECS, options)
@@ -62,8 +65,10 @@ def run(rows, options=NormaliseOptions(), **kwargs):
     return result
 
 
-def column(rows, header, attribute, options=NormaliseOptions(), **extra):
-    result = run([{"Email": f"u{i}@example.com", header: v, **extra} for i, v in enumerate(rows)], options)
+def column(rows, header, attribute, options=DEFAULT, **extra):
+    result = run(
+        [{"Email": f"u{i}@example.com", header: v, **extra} for i, v in enumerate(rows)], options
+    )
     kept = dict(zip(result.contacts[LINE] - 2, result.contacts[attribute], strict=True))
     return [kept.get(i) for i in range(len(rows))], result
 
@@ -74,7 +79,9 @@ def test_build_specs_kinds_and_enumeration():
     assert SPECS["CUSTOMER_ID"].kind == "id"
     assert SPECS["GENDER"].enumeration == {"mr": 1, "ms": 2, "1": 1, "2": 2}
     assert SPECS["INTERESTS"].options == ("Sport", "Music", "Travel")
-    specs = build_specs([Attribute("EMAIL", "normal", "text"), Attribute("X", "calculated", "user")])
+    specs = build_specs(
+        [Attribute("EMAIL", "normal", "text"), Attribute("X", "calculated", "user")]
+    )
     assert specs["EMAIL"].kind == "email"
     assert specs["X"].kind == "text"
 
@@ -86,7 +93,14 @@ def test_options_validate_region():
 
 
 def test_emails_trimmed_lowercased_and_checked():
-    values = [" John.Doe@Example.COM ", "zoé.roux@exemple.fr", "bad", "a@b", "x y@z.com", "a@xn--bcher-kva.example"]
+    values = [
+        " John.Doe@Example.COM ",
+        "zoé.roux@exemple.fr",
+        "bad",
+        "a@b",
+        "x y@z.com",
+        "a@xn--bcher-kva.example",
+    ]
     result = run([{"Email": v} for v in values])
     assert result.contacts["EMAIL"].tolist() == [
         "john.doe@example.com",
@@ -326,7 +340,9 @@ def test_multiple_choice(value, expected):
 
 
 def test_text_is_trimmed_and_control_characters_removed():
-    values, _ = column(["  Zoé\x00 ", "\tO'Brien\x1f", "=1+1", "two\nlines"], "First name", "FIRSTNAME")
+    values, _ = column(
+        ["  Zoé\x00 ", "\tO'Brien\x1f", "=1+1", "two\nlines"], "First name", "FIRSTNAME"
+    )
     assert values == ["Zoé", "O'Brien", "=1+1", "two\nlines"]
 
 

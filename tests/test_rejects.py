@@ -37,7 +37,7 @@ def test_neutralise():
 def test_writes_every_rejected_row_with_original_values(tmp_path):
     result = normalised(
         [
-            {"Email": "=HYPERLINK(\"http://x\")", "Name": "+Ann", "Birthday": "1990-01-01"},
+            {"Email": '=HYPERLINK("http://x")', "Name": "+Ann", "Birthday": "1990-01-01"},
             {"Email": "ok@example.com", "Name": "Bob", "Birthday": "1990-01-01"},
             {"Email": "", "Name": "-1", "Birthday": "@"},
         ],

@@ -69,14 +69,22 @@ def test_each_broken_shape_is_reported_with_counts_and_samples(validator):
         GOOD,
         {**GOOD, "EMAIL": "not-an-email", "SMS": "0612345678"},
         {**GOOD, "EMAIL": "a@example.com", "BIRTHDAY": "25/03/1990", "GENDER": "Mr"},
-        {**GOOD, "EMAIL": "c@example.com", "NEWSLETTER": "yes", "SCORE": "1e3", "INTERESTS": "Golf"},
+        {
+            **GOOD,
+            "EMAIL": "c@example.com",
+            "NEWSLETTER": "yes",
+            "SCORE": "1e3",
+            "INTERESTS": "Golf",
+        },
     ]
     report = validator.validate(frame(rows))
     assert not report.passed
     assert report.evaluated == 9
     assert report.successful == 1  # only not-null on _identifier holds
     failures = "\n".join(report.failures)
-    assert "expect_column_values_to_match_regex(EMAIL): 1 unexpected (e.g. 'not-an-email')" in failures
+    assert (
+        "expect_column_values_to_match_regex(EMAIL): 1 unexpected (e.g. 'not-an-email')" in failures
+    )
     assert "expect_column_values_to_match_regex(SMS): 1 unexpected (e.g. '0612345678')" in failures
     assert "expect_column_values_to_be_unique(_identifier): 2 unexpected" in failures
     assert "expect_column_values_to_be_in_set(GENDER): 1 unexpected (e.g. 'Mr')" in failures

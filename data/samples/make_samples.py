@@ -13,10 +13,46 @@ from pathlib import Path
 import phonenumbers
 
 HERE = Path(__file__).resolve().parent
-FIRST = ["Anne", "Zoé", "José", "Chloé", "Noah", "Inès", "Lucía", "Björn", "Amélie", "Kai",
-         "François", "Siobhán", "Hélène", "Mathéo", "Renée", "Tom", "Sara", "Liam", "Emma", "Hugo"]
-LAST = ["Martin", "Bernard", "Dubois", "Müller", "García", "O'Brien", "Lefèvre", "Rossi",
-        "Fernández", "Schmidt", "Moreau", "Petit", "Durand", "Smith", "Öztürk", "Nowak"]
+FIRST = [
+    "Anne",
+    "Zoé",
+    "José",
+    "Chloé",
+    "Noah",
+    "Inès",
+    "Lucía",
+    "Björn",
+    "Amélie",
+    "Kai",
+    "François",
+    "Siobhán",
+    "Hélène",
+    "Mathéo",
+    "Renée",
+    "Tom",
+    "Sara",
+    "Liam",
+    "Emma",
+    "Hugo",
+]
+LAST = [
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Müller",
+    "García",
+    "O'Brien",
+    "Lefèvre",
+    "Rossi",
+    "Fernández",
+    "Schmidt",
+    "Moreau",
+    "Petit",
+    "Durand",
+    "Smith",
+    "Öztürk",
+    "Nowak",
+]
 ASCII = str.maketrans("éèêëàâäïîôöûüùçñóíáøåæœšłő", "eeeeaaaiioouuucnoiaoaaeslo")
 
 
@@ -46,8 +82,9 @@ def _date(rng: random.Random, style: str) -> str:
 
 def english(rng: random.Random) -> list[list[str]]:
     """UTF-8 with BOM, CRLF, comma: an export from a CRM."""
-    rows = [["Email", "First name", "Last name", "Mobile", "Birthday", "Gender", "Newsletter",
-             "Score"]]
+    rows = [
+        ["Email", "First name", "Last name", "Mobile", "Birthday", "Gender", "Newsletter", "Score"]
+    ]
     domains = ["example.com", "Example.org", "mail.example.net"]
     for i in range(120):
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -63,9 +100,18 @@ def english(rng: random.Random) -> list[list[str]]:
             "fr": lambda d: f"+33 6 {d}",
         }
         phone = _phone(rng, formats[style]) if style else ""
-        rows.append([email, first, last, phone, _date(rng, rng.choice(["iso", "dots", "named"])),
-                     rng.choice(["Mr", "Ms", "mr", "MS", ""]), rng.choice(["yes", "no", "Y", "N", ""]),
-                     f"{rng.random() * 100:.2f}"])
+        rows.append(
+            [
+                email,
+                first,
+                last,
+                phone,
+                _date(rng, rng.choice(["iso", "dots", "named"])),
+                rng.choice(["Mr", "Ms", "mr", "MS", ""]),
+                rng.choice(["yes", "no", "Y", "N", ""]),
+                f"{rng.random() * 100:.2f}",
+            ]
+        )
     rows[5][0] = "john.doe@@example.com"  # invalid
     rows[17][0] = "not an email"  # invalid
     rows[33][0] = ""  # no email and no phone: missing identifier
@@ -79,19 +125,46 @@ def english(rng: random.Random) -> list[list[str]]:
 
 def french(rng: random.Random) -> list[list[str]]:
     """Windows-1252, Excel's sep=; line, French headers, national numbers, day-first dates."""
-    rows = [["E-mail", "Prénom", "Nom", "Portable", "Date de naissance", "Civilité",
-             "Newsletter", "Score"]]
+    rows = [
+        [
+            "E-mail",
+            "Prénom",
+            "Nom",
+            "Portable",
+            "Date de naissance",
+            "Civilité",
+            "Newsletter",
+            "Score",
+        ]
+    ]
     for i in range(100):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        email = _email(first, last, 1000 + i, rng.choice(["exemple.fr", "orange.example", "Exemple.FR"]))
-        phone = _phone(rng, rng.choice([
-            lambda d: f"06 {d[:2]} {d[2:4]} {d[4:6]} {d[6:]}",
-            lambda d: f"07{d}",
-            lambda d: f"+33 6 {d}",
-            lambda d: f"06.{d[:2]}.{d[2:4]}.{d[4:6]}.{d[6:]}",
-        ]))
-        rows.append([email, first, last, phone, _date(rng, "dmy"), rng.choice(["Mr", "Ms", "1", "2"]),
-                     rng.choice(["oui", "non", "1", "0"]), f"{rng.random() * 20:.1f}".replace(".", ",")])
+        email = _email(
+            first, last, 1000 + i, rng.choice(["exemple.fr", "orange.example", "Exemple.FR"])
+        )
+        phone = _phone(
+            rng,
+            rng.choice(
+                [
+                    lambda d: f"06 {d[:2]} {d[2:4]} {d[4:6]} {d[6:]}",
+                    lambda d: f"07{d}",
+                    lambda d: f"+33 6 {d}",
+                    lambda d: f"06.{d[:2]}.{d[2:4]}.{d[4:6]}.{d[6:]}",
+                ]
+            ),
+        )
+        rows.append(
+            [
+                email,
+                first,
+                last,
+                phone,
+                _date(rng, "dmy"),
+                rng.choice(["Mr", "Ms", "1", "2"]),
+                rng.choice(["oui", "non", "1", "0"]),
+                f"{rng.random() * 20:.1f}".replace(".", ","),
+            ]
+        )
     rows[8][0] = ""  # identified by the mobile alone
     rows[21][3] = "12 34"  # invalid phone
     rows[30][0] = "jean.dupont@exemple"  # invalid (no top-level domain)
@@ -103,14 +176,33 @@ def french(rng: random.Random) -> list[list[str]]:
 
 def unicode_tabs(rng: random.Random, english_rows: list[list[str]]) -> list[list[str]]:
     """UTF-16 with BOM, tab-separated: Excel's "Unicode text"."""
-    rows = [["Email Address", "FirstName", "LastName", "Cell", "Birthday", "Gender", "Newsletter",
-             "Score"]]
+    rows = [
+        [
+            "Email Address",
+            "FirstName",
+            "LastName",
+            "Cell",
+            "Birthday",
+            "Gender",
+            "Newsletter",
+            "Score",
+        ]
+    ]
     for i in range(80):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         email = _email(first, last, 2000 + i, "example.net")
-        rows.append([email, first, last, _phone(rng, lambda d: f"+33 7 {d}"),
-                     _date(rng, rng.choice(["iso", "named"])), rng.choice(["Mr", "Ms"]),
-                     rng.choice(["true", "false", "1", "0"]), str(rng.randrange(0, 100))])
+        rows.append(
+            [
+                email,
+                first,
+                last,
+                _phone(rng, lambda d: f"+33 7 {d}"),
+                _date(rng, rng.choice(["iso", "named"])),
+                rng.choice(["Mr", "Ms"]),
+                rng.choice(["true", "false", "1", "0"]),
+                str(rng.randrange(0, 100)),
+            ]
+        )
     rows[3][0] = english_rows[20][0].strip().title()  # also in the first file
     rows[10] = [*rows[10], "unexpected", "extra"]  # ragged: more fields than the header
     rows[15][0] = "ali@exa mple.net"  # invalid

@@ -26,23 +26,43 @@ def seeded(brevo_env):
     base = sb.url
     requests.post(
         f"{base}/contacts/attributes/category/GENDER",
-        json={"type": "category", "enumeration": [{"value": 1, "label": "Mr"}, {"value": 2, "label": "Ms"}]},
-        headers=h, timeout=5,
+        json={
+            "type": "category",
+            "enumeration": [{"value": 1, "label": "Mr"}, {"value": 2, "label": "Ms"}],
+        },
+        headers=h,
+        timeout=5,
     ).raise_for_status()
     for name, kind in (("BIRTHDAY", "date"), ("NEWSLETTER", "boolean"), ("SCORE", "float")):
-        requests.post(f"{base}/contacts/attributes/normal/{name}", json={"type": kind}, headers=h, timeout=5).raise_for_status()
-    folder = requests.post(f"{base}/contacts/folders", json={"name": "F"}, headers=h, timeout=5).json()["id"]
+        requests.post(
+            f"{base}/contacts/attributes/normal/{name}", json={"type": kind}, headers=h, timeout=5
+        ).raise_for_status()
+    folder = requests.post(
+        f"{base}/contacts/folders", json={"name": "F"}, headers=h, timeout=5
+    ).json()["id"]
     lists = [
-        requests.post(f"{base}/contacts/lists", json={"name": f"L{i}", "folderId": folder}, headers=h, timeout=5).json()["id"]
+        requests.post(
+            f"{base}/contacts/lists",
+            json={"name": f"L{i}", "folderId": folder},
+            headers=h,
+            timeout=5,
+        ).json()["id"]
         for i in range(2)
     ]
     for email, first, bday, gender, news, score, idx in PEOPLE:
         body = {
             "email": email,
-            "attributes": {k: v for k, v in {
-                "FIRSTNAME": first, "BIRTHDAY": bday, "GENDER": gender,
-                "NEWSLETTER": news == "true" if news else None, "SCORE": float(score) if score else None,
-            }.items() if v not in ("", None)},
+            "attributes": {
+                k: v
+                for k, v in {
+                    "FIRSTNAME": first,
+                    "BIRTHDAY": bday,
+                    "GENDER": gender,
+                    "NEWSLETTER": news == "true" if news else None,
+                    "SCORE": float(score) if score else None,
+                }.items()
+                if v not in ("", None)
+            },
             "listIds": [lists[i] for i in idx],
         }
         requests.post(f"{base}/contacts", json=body, headers=h, timeout=5).raise_for_status()
@@ -84,11 +104,13 @@ def test_export_two_lists_merges_types_and_folds_duplicates(seeded, tmp_path):
     bob = by_email["bob@example.com"]
     assert sorted(bob["list_ids"]) == sorted([l0, l1])  # folded from both exports
     assert sorted(bob["_sources"]) == sorted([f"list:{l0}", f"list:{l1}"])
-    assert bob["gender"] == "Mr" and bob["gender_value"] == 1
+    assert bob["gender"] == "Mr"
+    assert bob["gender_value"] == 1
     assert str(by_email["ann@example.com"]["birthday"]) == "1990-03-12"
     assert by_email["ann@example.com"]["score"] == 4.5
     assert by_email["ann@example.com"]["newsletter"] is True
-    manifest = json.loads(open(summary["manifest"]).read())
+    with open(summary["manifest"], encoding="utf-8") as fh:
+        manifest = json.load(fh)
     assert manifest["rows"] == 4
 
 
@@ -96,15 +118,22 @@ def test_skip_files_merge_parts_equal_one_file(seeded, tmp_path):
     sb = seeded["sandbox"]
     l0, _ = seeded["lists"]
     sb.configure(export_part_rows=1)
-    one = export_contacts(out=str(tmp_path / "a"), list_ids=[l0], state_dir=str(tmp_path / "s"), secret_block=None)
+    one = export_contacts(
+        out=str(tmp_path / "a"), list_ids=[l0], state_dir=str(tmp_path / "s"), secret_block=None
+    )
     parts = export_contacts(
-        out=str(tmp_path / "b"), list_ids=[l0], skip_files_merge=True, state_dir=str(tmp_path / "s"), secret_block=None
+        out=str(tmp_path / "b"),
+        list_ids=[l0],
+        skip_files_merge=True,
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
     )
     assert parts["exports"][0]["files"] == 3  # three contacts, one per part
     a, cols_a, _ = read_partition(one["partition"])
     b, cols_b, _ = read_partition(parts["partition"])
     strip = lambda rows, cols: sorted(  # noqa: E731 - the times differ between two exports
-        tuple(v for c, v in zip(cols, r, strict=True) if c not in ("added_time", "modified_time")) for r in rows
+        tuple(v for c, v in zip(cols, r, strict=True) if c not in ("added_time", "modified_time"))
+        for r in rows
     )
     assert strip(a, cols_a) == strip(b, cols_b)
 
@@ -113,18 +142,27 @@ def test_legacy_filter_blacklisted_per_list_and_rerun_replaces_the_partition(see
     sb = seeded["sandbox"]
     l0, _ = seeded["lists"]
     requests.put(
-        f"{sb.url}/contacts/dee@example.com", json={"emailBlacklisted": True},
-        headers={"api-key": sb.api_key}, timeout=5,
+        f"{sb.url}/contacts/dee@example.com",
+        json={"emailBlacklisted": True},
+        headers={"api-key": sb.api_key},
+        timeout=5,
     ).raise_for_status()
     out = str(tmp_path / "out")
     summary = export_contacts(
-        out=out, legacy_filter='{“blacklisted”: 1, “listid.id”: %d}' % l0,
-        state_dir=str(tmp_path / "s"), secret_block=None, export_date="2026-01-02",
+        out=out,
+        legacy_filter="{“blacklisted”: 1, “listid.id”: " + str(l0) + "}",  # curly quotes, as v2 docs print them
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+        export_date="2026-01-02",
     )
     rows, cols, _ = read_partition(summary["partition"])
     assert [r[cols.index("email")] for r in rows] == ["dee@example.com"]
     again = export_contacts(
-        out=out, list_ids=[l0], state_dir=str(tmp_path / "s"), secret_block=None, export_date="2026-01-02"
+        out=out,
+        list_ids=[l0],
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+        export_date="2026-01-02",
     )
     assert again["partition"] == summary["partition"]
     rows, _, _ = read_partition(again["partition"])

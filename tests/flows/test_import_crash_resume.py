@@ -40,7 +40,9 @@ def _cli(args, env, **kw):
 def test_kill_mid_import_then_resume(sandbox, tmp_path):
     sandbox.configure(other_rph=100000, process_delay_s=0.05)
     headers = {"api-key": sandbox.api_key}
-    folder = requests.post(f"{sandbox.url}/contacts/folders", json={"name": "F"}, headers=headers, timeout=5)
+    folder = requests.post(
+        f"{sandbox.url}/contacts/folders", json={"name": "F"}, headers=headers, timeout=5
+    )
     src = tmp_path / "people.csv"
     src.write_text(
         "email,first name\n" + "".join(f"p{i}@example.com,Person {i}\n" for i in range(ROWS)),
@@ -59,9 +61,19 @@ def test_kill_mid_import_then_resume(sandbox, tmp_path):
         "BREVO_POLL_INTERVAL_S": "0.1",
     }
     args = [
-        "import", str(src), "--new-list", "Crash", "--folder-id", str(folder.json()["id"]),
-        "--chunk-bytes", "400", "--state-dir", str(tmp_path / "state"),
-        "--report", str(tmp_path / "report.json"), "--json",
+        "import",
+        str(src),
+        "--new-list",
+        "Crash",
+        "--folder-id",
+        str(folder.json()["id"]),
+        "--chunk-bytes",
+        "400",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--report",
+        str(tmp_path / "report.json"),
+        "--json",
     ]
     proc = _cli(args, env)
     deadline = time.monotonic() + 120

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_reader_returns_what_the_csv_module_reads(sample, batch_rows):
 def test_sniffed_header_matches_the_first_row(sample):
     from etl.csv_io import sniff_csv
 
-    text, data, encoding, delimiter, header = sample
+    _, data, encoding, delimiter, header = sample
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.csv"
         path.write_bytes(data)
@@ -119,8 +120,23 @@ SPECS = build_specs(
     ]
 )
 POOLS = {
-    "Email": [" A.B@Example.com ", "zoé@exemple.fr", "bad", "", "x@y", "Éloïse.1@test.io", "a@b.co"],
-    "Mobile": ["+33 6 12 34 56 78", "0612345678", "12345", "", "0033 7 00 00 00 00", "+1 415 555 2671"],
+    "Email": [
+        " A.B@Example.com ",
+        "zoé@exemple.fr",
+        "bad",
+        "",
+        "x@y",
+        "Éloïse.1@test.io",
+        "a@b.co",
+    ],
+    "Mobile": [
+        "+33 6 12 34 56 78",
+        "0612345678",
+        "12345",
+        "",
+        "0033 7 00 00 00 00",
+        "+1 415 555 2671",
+    ],
     "Birthday": ["1990-03-25", "25/03/1990", "3.4.1990", "12 Mar 1990", "31/02/1990", "", "32945"],
     "Gender": ["Mr", "ms", "1", "2", "Mrs", ""],
     "Newsletter": ["yes", "NO", "1", "oui", "maybe", ""],
@@ -166,7 +182,14 @@ EMAIL_PARTS = st.text(
 )
 
 
-@given(st.lists(st.tuples(EMAIL_PARTS, EMAIL_PARTS, st.sampled_from(["com", "fr", "test", "c0m", "é", "x-y"])), max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            EMAIL_PARTS, EMAIL_PARTS, st.sampled_from(["com", "fr", "test", "c0m", "é", "x-y"])
+        ),
+        max_size=30,
+    )
+)
 def test_email_fast_paths_agree_with_email_validator(parts):
     values = sorted({f"{a}@{b}.{c}" for a, b, c in parts} | {f"{a}{b}" for a, b, _ in parts})
     out, bad, _ = normalise_module._emails(pa.array(values, type=pa.large_string()))
@@ -177,13 +200,17 @@ def test_email_fast_paths_agree_with_email_validator(parts):
 
 # --------------------------------------------------------------------------- bodies and chunks
 
-VALUES = st.text(alphabet=st.one_of(st.sampled_from(SPECIALS), st.characters(codec="utf-8")), max_size=20)
+VALUES = st.text(
+    alphabet=st.one_of(st.sampled_from(SPECIALS), st.characters(codec="utf-8")), max_size=20
+)
 
 
 @given(st.lists(st.lists(VALUES, min_size=3, max_size=3), max_size=20), st.integers(1, 3))
 def test_parse_body_of_serialised_rows_gives_the_rows_back(values, width):
     columns = ["EMAIL", "FIRSTNAME", "NOTE"][:width]
-    frame = pd.DataFrame({c: pd.Series([v[i] for v in values], dtype=STR_DTYPE) for i, c in enumerate(columns)})
+    frame = pd.DataFrame(
+        {c: pd.Series([v[i] for v in values], dtype=STR_DTYPE) for i, c in enumerate(columns)}
+    )
     body = "\n".join([";".join(columns), *serialise_rows(frame, columns)])
     assert parse_body(body) == frame.to_dict("records")
 
@@ -195,12 +222,14 @@ def test_parse_body_of_serialised_rows_gives_the_rows_back(values, width):
 )
 def test_chunks_stay_under_budget_and_keep_every_row_in_order(values, budget, cuts):
     columns = ["EMAIL", "NOTE"]
-    frame = pd.DataFrame({c: pd.Series([v[i] for v in values], dtype=STR_DTYPE) for i, c in enumerate(columns)})
+    frame = pd.DataFrame(
+        {c: pd.Series([v[i] for v in values], dtype=STR_DTYPE) for i, c in enumerate(columns)}
+    )
     frame[LINE] = np.arange(len(values), dtype=np.int64)
     builder = ChunkBuilder(columns, chunk_bytes=budget)
     bounds = sorted({0, len(values), *[min(c, len(values)) for c in cuts]})
     chunks = []
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         chunks += builder.add(frame.iloc[lo:hi])
     last = builder.flush()
     if last is not None:
