@@ -50,6 +50,7 @@ _SCAN_BYTES = 1 << 20
 _FIRST_BLOCK_BYTES = 1 << 20
 _MAX_BLOCK_BYTES = 64 << 20
 _SNIFF_ROWS = 200
+_BULK_SHORT_ROWS = 64  # this many rows one field short are parsed by pyarrow too
 
 _QUOTE, _LF, _CR, _SPACE, _TAB = 0x22, 0x0A, 0x0D, 0x20, 0x09
 
@@ -652,20 +653,31 @@ class _BatchReader:
 
     def _build(self, buf: bytes, rec: _Records, line_base: int) -> RawBatch | None:
         nonempty = rec.ends > rec.starts
-        clean = nonempty & ~rec.irregular & (rec.fields == self.ncols) & ~rec.blankish
-        other = np.flatnonzero(nonempty & ~clean)
-        clean_idx = np.flatnonzero(clean)
-        table = None
-        if len(clean_idx):
-            table = self._read_bulk(buf, rec, clean, clean_idx)
-            if table is None:  # pyarrow disagreed: read every record with csv.reader instead
-                other = np.flatnonzero(nonempty)
-                clean_idx = clean_idx[:0]
+        regular = nonempty & ~rec.irregular & ~rec.blankish & (rec.fields <= self.ncols)
         lines = line_base + rec.line_offsets + 1
+        tables: list[pa.Table] = []
+        orders: list[np.ndarray] = []
+        bulk = np.zeros(len(rec.starts), dtype=bool)
+        # Rows with the header's field count, and large groups of equally short rows (a header
+        # with trailing empty columns), go to pyarrow in bulk; short rows are padded.
+        counts = np.bincount(rec.fields[regular], minlength=self.ncols + 1)
+        for width in np.flatnonzero(counts).tolist():
+            if width != self.ncols and counts[width] < _BULK_SHORT_ROWS:
+                continue
+            chosen = regular & (rec.fields == width)
+            idx = np.flatnonzero(chosen)
+            table = self._read_bulk(buf, rec, chosen, idx, self.names[:width])
+            if table is None:  # pyarrow disagreed: these go through csv.reader instead
+                continue
+            for name in self.names[width:]:
+                table = table.append_column(name, _empty_strings(table.num_rows))
+            tables.append(table)
+            orders.append(idx)
+            bulk[idx] = True
         py_rows: list[list[str]] = []
         py_idx: list[int] = []
         malformed: list[tuple[int, str, str]] = []
-        for i in other.tolist():
+        for i in np.flatnonzero(nonempty & ~bulk).tolist():
             raw = buf[int(rec.starts[i]) : int(rec.ends[i])]
             row = self._parse_one(raw)
             if row is not None and not any(cell.strip() for cell in row):
@@ -675,34 +687,39 @@ class _BatchReader:
                 continue
             py_rows.append(row + [""] * (self.ncols - len(row)))
             py_idx.append(i)
-        if table is None and not py_rows and not malformed:
-            return None
-        order_idx = clean_idx
         if py_rows:
-            py_table = pa.table(
-                {
-                    name: pa.array([r[j] for r in py_rows], type=pa.large_string())
-                    for j, name in enumerate(self.names)
-                }
+            tables.append(
+                pa.table(
+                    {
+                        name: pa.array([r[j] for r in py_rows], type=pa.large_string())
+                        for j, name in enumerate(self.names)
+                    }
+                )
             )
-            py_order = np.array(py_idx, dtype=np.int64)
-            if table is None:
-                table, order_idx = py_table, py_order
-            else:
-                all_idx = np.concatenate([clean_idx, py_order])
-                order = np.argsort(all_idx, kind="stable")
-                table = pa.concat_tables([table, py_table]).take(pa.array(order))
-                order_idx = all_idx[order]
-        if table is None:
+            orders.append(np.array(py_idx, dtype=np.int64))
+        if not tables and not malformed:
+            return None
+        if not tables:
             frame = pd.DataFrame({name: pd.Series([], dtype=STR_DTYPE) for name in self.names})
-        else:
-            frame = pd.DataFrame(
-                {name: str_series(table.column(j)) for j, name in enumerate(self.names)}
-            )
+            return RawBatch(rows=frame, lines=np.empty(0, dtype=np.int64), malformed=malformed)
+        order_idx = np.concatenate(orders)
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        if len(tables) > 1:  # back to file order
+            order = np.argsort(order_idx, kind="stable")
+            table = table.take(pa.array(order))
+            order_idx = order_idx[order]
+        frame = pd.DataFrame(
+            {name: str_series(table.column(j)) for j, name in enumerate(self.names)}
+        )
         return RawBatch(rows=frame, lines=lines[order_idx].astype(np.int64), malformed=malformed)
 
     def _read_bulk(
-        self, buf: bytes, rec: _Records, clean: np.ndarray, clean_idx: np.ndarray
+        self,
+        buf: bytes,
+        rec: _Records,
+        clean: np.ndarray,
+        clean_idx: np.ndarray,
+        names: list[str],
     ) -> pa.Table | None:
         first, last = int(clean_idx[0]), int(clean_idx[-1])
         if clean[first : last + 1].all():
@@ -719,7 +736,7 @@ class _BatchReader:
             table = pacsv.read_csv(
                 pa.BufferReader(data),
                 read_options=pacsv.ReadOptions(
-                    column_names=self.names,
+                    column_names=names,
                     block_size=max(1 << 20, 2 * longest + 16),
                     use_threads=True,
                 ),
@@ -732,7 +749,7 @@ class _BatchReader:
                     ignore_empty_lines=True,
                 ),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(self.names, pa.large_string()),
+                    column_types=dict.fromkeys(names, pa.large_string()),
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
                     null_values=[],
@@ -756,6 +773,10 @@ class _BatchReader:
         if not rows:
             return [""]
         return rows[0] if len(rows) == 1 else None
+
+
+def _empty_strings(n: int) -> pa.Array:
+    return pc.fill_null(pa.nulls(n, type=pa.large_string()), pa.scalar("", pa.large_string()))
 
 
 def _slice_records(rec: _Records, take: int) -> _Records:

@@ -512,7 +512,7 @@ def _lit(text: str) -> pa.Scalar:
 
 
 def _blank(n: int) -> pa.Array:
-    return pa.array([""] * n, type=pa.large_string())
+    return pc.fill_null(pa.nulls(n, type=pa.large_string()), _lit(""))
 
 
 # --- emails
@@ -669,11 +669,6 @@ def _prefix_rule(md: PhoneMetadata | None) -> tuple[str | None, bool]:
     return prefix, True
 
 
-@cache
-def _cc_alternation() -> str:
-    return "|".join(str(cc) for cc in sorted(COUNTRY_CODE_TO_REGION_CODE))
-
-
 def _full(pattern: str, values: pa.Array) -> np.ndarray:
     """Vectorised re.fullmatch of a phonenumbers pattern."""
     try:
@@ -739,10 +734,7 @@ def _phones(uniques: pa.Array, region: str | None) -> tuple[pa.Array, np.ndarray
 
     plus = np.flatnonzero(_bool_np(pc.match_substring_regex(cleaned, r"^\+[1-9]\d{6,14}$")))
     if len(plus):
-        parts = pc.extract_regex(
-            cleaned.take(pa.array(plus)), rf"^\+(?P<cc>{_cc_alternation()})(?P<nsn>\d+)$"
-        )
-        found, invalid = _fast_group(plus, parts)
+        found, invalid = _fast_group(plus, _split_country_code(cleaned.take(pa.array(plus))))
         e164_parts.extend(found)
         sure_invalid.extend(invalid)
     if region is not None:
@@ -774,15 +766,45 @@ def _phones(uniques: pa.Array, region: str | None) -> tuple[pa.Array, np.ndarray
 _Found = tuple[list[tuple[np.ndarray, pa.Array]], list[np.ndarray]]
 
 
-def _fast_group(idx: np.ndarray, parts: pa.StructArray) -> _Found:
+def _split_country_code(numbers: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Country code and national number of ``+<digits>`` numbers (codes are prefix-free)."""
+    n = len(numbers)
+    matched = np.zeros(n, dtype=bool)
+    cc = _blank(n)
+    for width in (1, 2, 3):
+        head = pc.utf8_slice_codeunits(numbers, 1, 1 + width)
+        known = ~matched & _bool_np(pc.is_in(head, value_set=_country_codes(width)))
+        if known.any():
+            cc = pc.if_else(pa.array(known), head, cc)
+            matched |= known
+    digits = pc.utf8_slice_codeunits(numbers, 1, 64)
+    return matched, cc, _drop_prefix(digits, pc.utf8_length(cc))
+
+
+def _drop_prefix(values: pa.Array, lengths: pa.Array) -> pa.Array:
+    out = values
+    for width in (1, 2, 3):
+        sel = _bool_np(pc.equal(lengths, width))
+        if sel.any():
+            out = pc.if_else(pa.array(sel), pc.utf8_slice_codeunits(values, width, 64), out)
+    return out
+
+
+@cache
+def _country_codes(width: int) -> pa.Array:
+    codes = [str(cc) for cc in COUNTRY_CODE_TO_REGION_CODE if len(str(cc)) == width]
+    return pa.array(codes, type=pa.large_string())
+
+
+def _fast_group(idx: np.ndarray, parts: tuple[np.ndarray, pa.Array, pa.Array]) -> _Found:
     """``+<cc><nsn>`` numbers that parse() keeps as they are: E.164 of the valid ones, and the
     positions of the invalid ones (parse_phone would find nothing else to try for them)."""
-    matched = _bool_np(parts.is_valid())
-    cc_field = parts.field("cc")
-    nsns = parts.field("nsn").cast(pa.large_string())
+    matched, cc_field, nsns = parts
     found: list[tuple[np.ndarray, pa.Array]] = []
     invalid: list[np.ndarray] = []
     for cc_text in pc.unique(cc_field.filter(pa.array(matched))).to_pylist():
+        if not cc_text:
+            continue
         sel = np.flatnonzero(matched & _bool_np(pc.equal(cc_field, cc_text)))
         cc = int(cc_text)
         rule = _country_rule(cc)

@@ -317,3 +317,18 @@ def test_utf16_streams_with_line_numbers(tmp_path):
 def test_rows_are_text_never_nan(tmp_path):
     _, rows, _, _ = read_all(write(tmp_path, "Email,NA,null\na@x.com,NA,\n"))
     assert rows == [["a@x.com", "NA", ""]]
+
+
+def test_many_short_rows_are_padded_in_bulk(tmp_path):
+    # A header with trailing empty columns: every row is short (read by pyarrow, then padded).
+    body = "".join(
+        f"u{i}@x.com,N{i}\n" if i % 50 else f'u{i}@x.com,"N\n{i}",x\n' for i in range(300)
+    )
+    path = write(tmp_path, "Email,Name,,,\n" + body)
+    fmt, rows, lines, malformed = read_all(path, batch_rows=120)
+    assert fmt.header == ("Email", "Name", "_unnamed_3", "_unnamed_4", "_unnamed_5")
+    assert len(rows) == 300
+    assert rows[1] == ["u1@x.com", "N1", "", "", ""]
+    assert rows[50] == ["u50@x.com", "N\n50", "x", "", ""]
+    assert lines[:3] == [2, 4, 5]
+    assert malformed == []

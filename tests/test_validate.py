@@ -125,3 +125,14 @@ def test_a_validator_without_expectations():
     assert validator.validate(pd.DataFrame({"FIRSTNAME": ["x"]})) == ValidationReport(
         True, 0, 0, (), 1
     )
+
+
+def test_validate_frames_runs_once_over_several_batches(validator):
+    first = frame([GOOD])
+    second = frame([{**GOOD, "GENDER": "9"}, {**GOOD, "EMAIL": "x"}])
+    report = validator.validate_frames([first, second, first.iloc[:0]])
+    assert report.rows == 3
+    assert report.evaluated == 9
+    assert any("(GENDER): 1 unexpected (e.g. '9')" in f for f in report.failures)
+    assert any("(_identifier): 2 unexpected" in f for f in report.failures)  # a@ twice
+    assert validator.validate_frames([]) == ValidationReport(True, 0, 0, (), 0)

@@ -15,6 +15,7 @@ import pyarrow as pa
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import etl.csv_io as csv_io
 import etl.normalise as normalise_module
 from etl.body import ChunkBuilder, parse_body, serialise_rows
 from etl.brevo.models import Attribute, EnumValue
@@ -55,9 +56,19 @@ def csv_files(draw):
     return text, data, encoding, delimiter, header
 
 
-@given(csv_files(), st.integers(1, 5))
-def test_reader_returns_what_the_csv_module_reads(sample, batch_rows):
+@given(csv_files(), st.integers(1, 5), st.booleans())
+def test_reader_returns_what_the_csv_module_reads(sample, batch_rows, bulk_short_rows):
     text, data, encoding, delimiter, header = sample
+    # bulk_short_rows: send even a single short row through pyarrow (normally 64 are needed).
+    saved = csv_io._BULK_SHORT_ROWS
+    csv_io._BULK_SHORT_ROWS = 1 if bulk_short_rows else saved
+    try:
+        _check_reader(text, data, encoding, delimiter, header, batch_rows)
+    finally:
+        csv_io._BULK_SHORT_ROWS = saved
+
+
+def _check_reader(text, data, encoding, delimiter, header, batch_rows):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.csv"
         path.write_bytes(data)
