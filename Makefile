@@ -12,7 +12,7 @@ help: ## list targets
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,s3]'
+	$(BIN)/python -m pip install -q -e '.[dev,s3,dask]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## create .venv and install everything

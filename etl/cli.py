@@ -326,11 +326,12 @@ def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
         with BrevoSettings().client() as client:
             plan_import(options, client.get_attributes())
 
-        from flows.import_contacts import import_contacts
+        from flows.import_contacts import import_contacts, make_task_runner
 
+        runner = make_task_runner(kw["task_runner"], address=kw["dask_address"])
         _quiet_prefect_tracebacks_if(not verbose)
         with _progress_bar(not kw["as_json"]):
-            state = import_contacts(
+            state = import_contacts.with_options(task_runner=runner)(
                 files=list(files),
                 list_ids=list(options.list_ids) or None,
                 new_list=options.new_list,

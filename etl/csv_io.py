@@ -10,10 +10,12 @@ end on a record boundary. numpy finds the quotes, delimiters and line breaks of 
 every quote opens a field, closes one or is doubled inside one (the usual case), the parity of the
 quotes seen so far tells which line breaks end a record; otherwise a regular expression that
 follows the state machine of Python's csv module finds the quoted fields. Either way every record
-gets its physical line number and its field count. Records with the header's field count are
-parsed in bulk by pyarrow's CSV reader; the others (ragged rows, stray quotes, an unterminated
-quote at the end) go through Python's csv module one at a time. So the values are exactly those
-``csv.reader`` would read, at pyarrow's speed.
+gets its physical line number and its field count. Records with the header's field count (and
+large groups of equally short ones) are parsed in bulk by pyarrow's CSV reader; the others
+(ragged rows, stray quotes, an unterminated quote at the end, maybe-blank records) go through
+Python's csv module one at a time. So the values are exactly those ``csv.reader`` reads (a
+property test checks it), at pyarrow's speed; when pyarrow disagrees on how many rows a group
+holds, csv.reader reads that group instead.
 
 Rules: blank records (no field holds anything but whitespace) are not rows; a record with more
 fields than the header is reported in ``RawBatch.malformed``; a shorter one is padded with ``""``.
@@ -801,12 +803,6 @@ def _inside(starts: np.ndarray, ends: np.ndarray, positions: np.ndarray) -> np.n
     ok = idx >= 0
     result[ok] = positions[ok] < ends[idx[ok]]
     return result
-
-
-def _count_breaks(buf: bytes, start: int, stop: int) -> int:
-    """Physical line breaks (CRLF, CR or LF) in buf[start:stop]."""
-    part = buf[start:stop]
-    return part.count(b"\n") + part.count(b"\r") - part.count(b"\r\n")
 
 
 def _raise_field_limit(size: int) -> None:

@@ -272,58 +272,64 @@ def _spill_table(contacts: pd.DataFrame, raw: pd.DataFrame, columns: Sequence[st
     return pa.table(data)
 
 
-def prepare_import(
+@dataclass
+class FileStage:
+    """What normalising one file left on disk for the central dedupe-and-chunk step."""
+
+    file_idx: int
+    account: FileAccount
+    reasons: dict[str, int]
+    report: ValidationReport
+    dropped: int
+    rejects_part: Path
+    spill_path: Path | None = None
+    keys_path: Path | None = None  # .npz: identifier hashes and lines of the kept rows
+
+
+def normalise_file(
     plan: ImportPlan,
+    file_idx: int,
     options: ImportOptions,
     *,
     work_dir: Path,
     progress: Progress = _no_progress,
-) -> PreparedImport:
-    """Read, normalise, validate, dedupe and chunk every file; write rejects as they appear."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    chunk_dir = work_dir / "chunks"
-    shutil.rmtree(chunk_dir, ignore_errors=True)
-    chunk_dir.mkdir()
-    _, rejects_path = options.paths_for_reports()
+) -> FileStage:
+    """Pass 1 for one file: stream, normalise, validate, write rejects, spill the kept rows.
+
+    Independent of every other file, so files can be normalised in parallel (threads or a Dask
+    cluster, see the import flow); only paths and small counts come back.
+    """
+    planned = plan.files[file_idx]
+    account = FileAccount(path=str(planned.path))
+    columns = planned.attributes
     norm_options = NormaliseOptions(
         default_region=options.default_region,
         dayfirst=options.dayfirst,
         drop_invalid_values=options.drop_invalid_values,
     )
-    accounts = [FileAccount(path=str(f.path)) for f in plan.files]
+    validator = ContactValidator(plan.specs, columns)
     reasons: Counter[str] = Counter()
     reports: list[ValidationReport] = []
     hashes: list[np.ndarray] = []
-    kept_lines: list[np.ndarray] = []
-    kept_files: list[np.ndarray] = []
-    spills: list[Path] = []
+    lines: list[np.ndarray] = []
     dropped = 0
-
-    with RejectsWriter(rejects_path) as rejects:
-        # Pass 1: normalise + validate + spill kept rows.
-        for file_idx, planned in enumerate(plan.files):
-            account = accounts[file_idx]
-            columns = planned.attributes
-            validator = ContactValidator(plan.specs, columns)
-            spill_path = work_dir / f"spill-{file_idx:04d}.arrow"
-            spills.append(spill_path)
-            writer: ipc.RecordBatchFileWriter | None = None
-            try:
-                for batch in iter_csv_batches(
-                    planned.path, planned.fmt, batch_rows=options.batch_rows
-                ):
-                    account.rows_read += len(batch.rows) + len(batch.malformed)
-                    result = normalise_batch(batch, planned.mapping, plan.specs, norm_options)
-                    if len(result.rejected):
-                        rejects.write(str(planned.path), result.rejected)
-                        reasons.update(result.rejected["reason"].astype(str))
-                        account.rows_rejected += len(result.rejected)
+    spill_path = work_dir / f"spill-{file_idx:04d}.arrow"
+    rejects_part = work_dir / f"rejects-{file_idx:04d}.csv"
+    writer: ipc.RecordBatchFileWriter | None = None
+    with RejectsWriter(rejects_part) as rejects:
+        try:
+            for batch in iter_csv_batches(planned.path, planned.fmt, batch_rows=options.batch_rows):
+                account.rows_read += len(batch.rows) + len(batch.malformed)
+                result = normalise_batch(batch, planned.mapping, plan.specs, norm_options)
+                if len(result.rejected):
+                    rejects.write(str(planned.path), result.rejected)
+                    reasons.update(result.rejected["reason"].astype(str))
+                    account.rows_rejected += len(result.rejected)
+                if len(result.dropped):
                     dropped += len(result.dropped)
-                    if len(result.dropped):
-                        rejects.write_dropped(str(planned.path), result.dropped)
-                    kept = result.contacts
-                    if not len(kept):
-                        continue
+                    rejects.write_dropped(str(planned.path), result.dropped)
+                kept = result.contacts
+                if len(kept):
                     reports.append(validator.validate(kept))
                     raw = batch.rows.set_axis(batch.lines).loc[kept[LINE].to_numpy()]
                     table = _spill_table(kept, raw, columns)
@@ -331,47 +337,123 @@ def prepare_import(
                         writer = ipc.new_file(spill_path, table.schema)
                     writer.write_table(table)
                     hashes.append(_hash_identifiers(kept[IDENTIFIER]))
-                    kept_lines.append(kept[LINE].to_numpy(dtype=np.int64))
-                    kept_files.append(np.full(len(kept), file_idx, dtype=np.int32))
-                    progress("read", account.rows_read, 0)
-            finally:
-                if writer is not None:
-                    writer.close()
+                    lines.append(kept[LINE].to_numpy(dtype=np.int64))
+                progress("read", account.rows_read, 0)
+        finally:
+            if writer is not None:
+                writer.close()
+    keys_path = None
+    if writer is not None:
+        keys_path = work_dir / f"keys-{file_idx:04d}.npz"
+        np.savez(keys_path, hashes=np.concatenate(hashes), lines=np.concatenate(lines))
+    return FileStage(
+        file_idx=file_idx,
+        account=account,
+        reasons=dict(reasons),
+        report=merge_reports(reports),
+        dropped=dropped,
+        rejects_part=rejects_part,
+        spill_path=spill_path if writer is not None else None,
+        keys_path=keys_path,
+    )
 
-        # Decide run-wide duplicates on identifier hashes (8 bytes a row).
-        all_hashes = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
-        winners = ~pd.Series(all_hashes).duplicated(keep=options.keep).to_numpy()
-        winner_pos = _winner_positions(all_hashes, options.keep)
-        line_of = np.concatenate(kept_lines) if kept_lines else np.empty(0, dtype=np.int64)
-        file_of = np.concatenate(kept_files) if kept_files else np.empty(0, dtype=np.int32)
-        file_names = [str(f.path) for f in plan.files]
 
-        # Pass 2: stream the spill, reject losers, cut chunks.
-        chunks: list[ChunkFile] = []
-        builder: ChunkBuilder | None = None
-        builder_columns: tuple[str, ...] = ()
-        seq = 0
+def _concat_rejects(parts: Sequence[Path], dest: Path) -> None:
+    """Join the per-file rejects CSVs into one (one header, one BOM)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with dest.open("wb") as out:
+        for i, part in enumerate(parts):
+            with part.open("rb") as src:
+                if i:
+                    src.readline()  # the header; it holds no quoted newline
+                shutil.copyfileobj(src, out)
+            part.unlink()
 
-        def emit(chunk: Chunk) -> None:
-            idx = len(chunks) + 1
-            path = chunk_dir / f"chunk-{idx:05d}.csv"
-            path.write_text(chunk.body, encoding="utf-8", newline="")
-            chunks.append(
-                ChunkFile(
-                    index=idx,
-                    path=path,
-                    rows=chunk.rows,
-                    bytes=chunk.bytes,
-                    sha256=chunk.sha256,
-                    columns=tuple(chunk.columns),
-                )
+
+def prepare_import(
+    plan: ImportPlan,
+    options: ImportOptions,
+    *,
+    work_dir: Path,
+    progress: Progress = _no_progress,
+) -> PreparedImport:
+    """Read, normalise, validate, dedupe and chunk every file, one file after another."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stages = [
+        normalise_file(plan, i, options, work_dir=work_dir, progress=progress)
+        for i in range(len(plan.files))
+    ]
+    return finish_prepare(plan, stages, options, work_dir=work_dir, progress=progress)
+
+
+def finish_prepare(
+    plan: ImportPlan,
+    stages: Sequence[FileStage],
+    options: ImportOptions,
+    *,
+    work_dir: Path,
+    progress: Progress = _no_progress,
+) -> PreparedImport:
+    """Pass 2: decide run-wide duplicates, reject the losers, cut the rest into chunk files."""
+    stages = sorted(stages, key=lambda st: st.file_idx)
+    chunk_dir = work_dir / "chunks"
+    shutil.rmtree(chunk_dir, ignore_errors=True)
+    chunk_dir.mkdir(parents=True)
+    _, rejects_path = options.paths_for_reports()
+    _concat_rejects([st.rejects_part for st in stages], rejects_path)
+    accounts = [st.account for st in stages]
+    reasons: Counter[str] = Counter()
+    for st in stages:
+        reasons.update(st.reasons)
+    dropped = sum(st.dropped for st in stages)
+
+    # Decide run-wide duplicates on identifier hashes (8 bytes a row).
+    hashes: list[np.ndarray] = []
+    kept_lines: list[np.ndarray] = []
+    kept_files: list[np.ndarray] = []
+    for st in stages:
+        if st.keys_path is None:
+            continue
+        with np.load(st.keys_path) as keys:
+            hashes.append(keys["hashes"])
+            kept_lines.append(keys["lines"])
+        kept_files.append(np.full(len(hashes[-1]), st.file_idx, dtype=np.int32))
+        st.keys_path.unlink()
+    all_hashes = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
+    winners = ~pd.Series(all_hashes).duplicated(keep=options.keep).to_numpy()
+    winner_pos = _winner_positions(all_hashes, options.keep)
+    line_of = np.concatenate(kept_lines) if kept_lines else np.empty(0, dtype=np.int64)
+    file_of = np.concatenate(kept_files) if kept_files else np.empty(0, dtype=np.int32)
+    file_names = [str(f.path) for f in plan.files]
+
+    chunks: list[ChunkFile] = []
+    builder: ChunkBuilder | None = None
+    builder_columns: tuple[str, ...] = ()
+    seq = 0
+
+    def emit(chunk: Chunk) -> None:
+        idx = len(chunks) + 1
+        path = chunk_dir / f"chunk-{idx:05d}.csv"
+        path.write_text(chunk.body, encoding="utf-8", newline="")
+        chunks.append(
+            ChunkFile(
+                index=idx,
+                path=path,
+                rows=chunk.rows,
+                bytes=chunk.bytes,
+                sha256=chunk.sha256,
+                columns=tuple(chunk.columns),
             )
-            progress("chunk", len(chunks), 0)
+        )
+        progress("chunk", len(chunks), 0)
 
-        for file_idx, planned in enumerate(plan.files):
-            spill_path = spills[file_idx]
-            if not spill_path.exists():
+    with RejectsWriter(rejects_path, append=True) as rejects:
+        for st in stages:
+            spill_path = st.spill_path
+            if spill_path is None:
                 continue
+            planned = plan.files[st.file_idx]
+            account = accounts[stages.index(st)]
             columns = planned.attributes
             if builder is None or columns != builder_columns:
                 if builder is not None and (last := builder.flush()) is not None:
@@ -394,11 +476,11 @@ def prepare_import(
                         )
                         rejects.write(str(planned.path), rejected)
                         reasons["duplicate"] += len(rejected)
-                        accounts[file_idx].rows_rejected += len(rejected)
+                        account.rows_rejected += len(rejected)
                     sent = frame[keep_mask]
                     if not len(sent):
                         continue
-                    accounts[file_idx].rows_sent += len(sent)
+                    account.rows_sent += len(sent)
                     for chunk in builder.add(sent[[*columns, LINE]]):
                         emit(chunk)
                     too_large = builder.pop_rejected()
@@ -406,12 +488,12 @@ def prepare_import(
                         rejected = _originals(sent, too_large)
                         rejects.write(str(planned.path), rejected)
                         reasons.update(rejected["reason"].astype(str))
-                        accounts[file_idx].rows_sent -= len(rejected)
-                        accounts[file_idx].rows_rejected += len(rejected)
+                        account.rows_sent -= len(rejected)
+                        account.rows_rejected += len(rejected)
             spill_path.unlink()
         if builder is not None and (last := builder.flush()) is not None:
             emit(last)
-        rejects_by_reason = dict(sorted(reasons.items()))
+    rejects_by_reason = dict(sorted(reasons.items()))
 
     for account in accounts:
         if account.rows_read != account.rows_sent + account.rows_rejected:
@@ -424,7 +506,7 @@ def prepare_import(
         files=accounts,
         rejects_by_reason=rejects_by_reason,
         rejects_path=rejects_path,
-        validation=merge_reports(reports),
+        validation=merge_reports(st.report for st in stages),
         dropped_values=dropped,
     )
 

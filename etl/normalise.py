@@ -912,6 +912,10 @@ _TIME = (
     r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 )
 _DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    # The common shapes first, without the optional time: much cheaper to extract.
+    ("ymd", r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
+    ("slash", r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})$"),
+    ("dmy", r"^(?P<a>\d{1,2})\.(?P<b>\d{1,2})\.(?P<y>\d{4})$"),
     ("ymd", rf"^(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}}){_TIME}$"),
     ("ymd", rf"^(?P<y>\d{{4}})/(?P<m>\d{{1,2}})/(?P<d>\d{{1,2}}){_TIME}$"),
     ("ymd", rf"^(?P<y>\d{{4}})\.(?P<m>\d{{1,2}})\.(?P<d>\d{{1,2}}){_TIME}$"),

@@ -5,15 +5,17 @@ One task per step of :mod:`etl.importer`; tasks pass paths and small dataclasses
 
 from __future__ import annotations
 
+import os
 import tempfile
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from etl import importer
 from etl.brevo.client import BrevoClient
@@ -22,6 +24,7 @@ from etl.brevo.notify import NotifyReceiver
 from etl.importer import (
     ChunkFile,
     ChunkOutcome,
+    FileStage,
     ImportOptions,
     ImportPlan,
     ImportReport,
@@ -29,6 +32,7 @@ from etl.importer import (
     Target,
 )
 from etl.ledger import DEFAULT_STATE_DIR, Ledger
+from etl.progress import report as report_progress
 from etl.publish import LocalFilePublisher, Publisher, S3Publisher
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import build_client, markdown_table
@@ -53,15 +57,33 @@ def plan(options: ImportOptions, attributes: list[Attribute]) -> ImportPlan:
 
 
 @task(cache_policy=NO_CACHE)
-def prepare(plan: ImportPlan, options: ImportOptions, work_dir: Path) -> PreparedImport:
-    """Normalise, validate, dedupe and chunk; rejects go to the rejects file."""
+def normalise_file(
+    plan: ImportPlan, file_idx: int, options: ImportOptions, work_dir: Path
+) -> FileStage:
+    """Normalise and validate one file (runs on the flow's task runner: threads or Dask)."""
     logger = get_run_logger()
+    name = plan.files[file_idx].path.name
 
     def progress(step: str, done: int, total: int) -> None:
-        if step == "read" and done % 200_000 < options.batch_rows:
-            logger.info("read %s rows", f"{done:,}")
+        report_progress(f"read {name}", done, total)
+        if done and done % 500_000 < options.batch_rows:
+            logger.info("%s: read %s rows", name, f"{done:,}")
 
-    return importer.prepare_import(plan, options, work_dir=work_dir, progress=progress)
+    return importer.normalise_file(plan, file_idx, options, work_dir=work_dir, progress=progress)
+
+
+@task(cache_policy=NO_CACHE)
+def finish_prepare(
+    plan: ImportPlan, stages: list[FileStage], options: ImportOptions, work_dir: Path
+) -> PreparedImport:
+    """Drop run-wide duplicates and cut the rest into chunks under the byte budget."""
+    return importer.finish_prepare(
+        plan,
+        stages,
+        options,
+        work_dir=work_dir,
+        progress=lambda step, done, total: report_progress("chunks", done, total),
+    )
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
@@ -163,7 +185,43 @@ def _publisher(
     return S3Publisher(publish, endpoint_url=s3_endpoint)
 
 
-@flow(name="import-contacts", log_prints=True)
+def task_runner_from_env() -> Any:
+    """The task runner: Prefect's thread pool, or Dask when CONTACTS_ETL_TASK_RUNNER=dask.
+
+    With Dask, ``CONTACTS_ETL_DASK_ADDRESS`` names a running scheduler; without it a local
+    cluster of ``CONTACTS_ETL_DASK_WORKERS`` (default 2) processes is started for the run.
+    """
+    return make_task_runner(
+        os.environ.get("CONTACTS_ETL_TASK_RUNNER", "threads"),
+        address=os.environ.get("CONTACTS_ETL_DASK_ADDRESS"),
+        workers=int(os.environ.get("CONTACTS_ETL_DASK_WORKERS", "2")),
+    )
+
+
+def make_task_runner(kind: str, *, address: str | None = None, workers: int = 2) -> Any:
+    """Build a task runner by name (``threads`` or ``dask``)."""
+    if kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=max(2, os.cpu_count() or 2))
+    if kind == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            from etl.errors import InputError
+
+            raise InputError(
+                "the dask task runner needs the dask extra: pip install 'contacts-etl[dask]'"
+            ) from None
+        if address:
+            return DaskTaskRunner(address=address)
+        return DaskTaskRunner(
+            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
+        )
+    from etl.errors import InputError
+
+    raise InputError(f"unknown task runner {kind!r}: threads or dask")
+
+
+@flow(name="import-contacts", log_prints=True, task_runner=task_runner_from_env())
 def import_contacts(
     files: list[str],
     list_ids: list[int] | None = None,
@@ -242,7 +300,11 @@ def import_contacts(
                 tempfile.TemporaryDirectory(prefix="import-", dir=_ensure(options.state_dir))
             )
         )
-        prepared = prepare(the_plan, options, work_dir)
+        # Files are normalised independently, in parallel on the task runner.
+        futures = normalise_file.map(
+            unmapped(the_plan), range(len(the_plan.files)), unmapped(options), unmapped(work_dir)
+        )
+        prepared = finish_prepare(the_plan, futures.result(), options, work_dir)
         logger.info(
             "prepared %d chunk(s): %d rows to send, %d rejected (%s)",
             len(prepared.chunks),
