@@ -111,7 +111,7 @@ def run_worker(
         raise WorkerFailed(f"{task}: no result within {timeout_s:.0f} s") from None
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        tail = " / ".join(done.stderr.strip().splitlines()[-3:])
         raise WorkerFailed(f"{task} exited with {done.returncode}: {tail}")
     return dict(json.loads(lines[-1]))
 
@@ -235,7 +235,7 @@ class Bench:
     def run(self) -> dict[str, dict[str, Any]]:
         """Run every selected entry; a failing entry is recorded, the others still run."""
         steps: list[tuple[tuple[str, ...], Callable[[], None]]] = [
-            (("import_prep", "import_memory"), self.import_prep),
+            (("import_prep",), self.import_prep),
             (("import_memory",), self.import_memory),
             (("export_merge", "export_vs_dlt"), self.export_merge),
             (("export_vs_paginated",), self.export_vs_paginated),
@@ -247,11 +247,14 @@ class Bench:
             started = time.perf_counter()
             try:
                 step()
-            except WorkerFailed as exc:
-                log(f"FAILED: {exc}")
+            except Exception as exc:  # one broken entry must not hide the others' figures
+                reason = (
+                    str(exc) if isinstance(exc, WorkerFailed) else f"{type(exc).__name__}: {exc}"
+                )
+                log(f"FAILED: {reason}")
                 for key in keys:
                     if key in self.only and key not in self.entries:
-                        self.entries[key] = {"error": str(exc)}
+                        self.entries[key] = {"error": reason}
             log(f"{step.__name__} took {time.perf_counter() - started:.0f} s in all")
         return {key: self.entries[key] for key in KEYS if key in self.entries}
 
@@ -268,9 +271,8 @@ class Bench:
             runs=self.sizes.runs,
             timeout_s=self.sizes.timeout_s,
         )
+        # import_memory reuses these runs when its small size is this size.
         self._import_runs[rows] = results["ours"]
-        if "import_prep" not in self.only:
-            return
         entry = summarise(results["ours"], results["baseline"])
         last = results["ours"][-1]
         entry.update(
@@ -529,6 +531,7 @@ def markdown_table(entries: dict[str, dict[str, Any]]) -> str:
     for key, entry in entries.items():
         if "error" in entry or entry.get("skipped"):
             why = entry.get("error") or f"skipped: {entry.get('reason')}"
+            why = why.replace("|", "/").replace("\n", " ")
             lines.append(f"| {key} | | | | | | {why} | |")
             continue
         ratio = "-" if entry["ratio"] is None else f"{entry['ratio']:.2f}"

@@ -122,7 +122,13 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    # No telemetry from the ephemeral Prefect server (and no error lines when offline).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level)
+    # Some libraries (great_expectations) pin their own loggers to INFO: filter at the handler.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
 
 
 # ---------------------------------------------------------------------------- sandbox
@@ -286,7 +292,7 @@ def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
 
     \b
     Examples:
-      contacts-etl import data/samples/*.csv --list-id 3 --default-region FR
+      contacts-etl import data/samples/contacts_* --list-id 3 --default-region FR --dayfirst --mapping data/samples/mapping.yaml
       contacts-etl import 'exports/*.csv' --new-list "Leads 2026" --folder-id 1 --report out/report.json
       contacts-etl import big.csv --list-id 3 --via url --publish s3://bucket/imports
     """
@@ -682,7 +688,10 @@ def _print_export(summary: dict[str, Any]) -> None:
 
 @cli.command()
 @click.option(
-    "--samples", default="data/samples/*.csv", show_default=True, help="CSV files (glob) to import."
+    "--samples",
+    default="data/samples/contacts_*",
+    show_default=True,
+    help="CSV files (glob) to import.",
 )
 @click.option("--out", default="data/exports", show_default=True, help="Where the Parquet goes.")
 @click.pass_context

@@ -67,9 +67,11 @@ def duckdb_preview(partition: str, limit: int = 5) -> str:
 
     con = duckdb.connect()
     try:
-        rel = con.sql(
-            f"SELECT * FROM read_parquet('{partition}/*.parquet') ORDER BY 1 LIMIT {int(limit)}"
-        )
+        source = f"read_parquet('{partition}/*.parquet')"
+        present = {row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        wanted = ("email", "firstname", "sms", "birthday", "gender", "score", "list_ids")
+        columns = ", ".join(c for c in wanted if c in present) or "*"
+        rel = con.sql(f"SELECT {columns} FROM {source} ORDER BY 1 LIMIT {int(limit)}")
         return str(rel)
     finally:
         con.close()
@@ -77,7 +79,8 @@ def duckdb_preview(partition: str, limit: int = 5) -> str:
 
 def run_demo(
     *,
-    samples: str = "data/samples/*.csv",
+    samples: str = "data/samples/contacts_*",
+    mapping: str | None = "data/samples/mapping.yaml",
     out: str = "data/exports",
     state_dir: str = "data/state/demo",
 ) -> DemoResult:
@@ -105,6 +108,7 @@ def run_demo(
                 files=[samples],
                 new_list="Demo samples",
                 folder_id=folder_id,
+                mapping_file=mapping,
                 default_region="FR",
                 dayfirst=True,
                 state_dir=state_dir,

@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     error         TEXT,
     attempts      INTEGER NOT NULL DEFAULT 1
 );
+-- Every process ever tied to a chunk: a resubmission (after a failed process) replaces the
+-- chunk's process_id, but the old process stays claimed, so reconciling never mistakes it.
+CREATE TABLE IF NOT EXISTS processes (
+    process_id  INTEGER PRIMARY KEY,
+    chunk_key   TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS new_lists (
     name       TEXT NOT NULL,
     folder_id  INTEGER NOT NULL,
@@ -137,10 +144,11 @@ class Ledger:
         return [_entry(r) for r in rows]
 
     def claimed_process_ids(self) -> set[int]:
-        """Process ids already tied to a chunk."""
+        """Process ids tied to a chunk now or by an earlier attempt (a failed process)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT process_id FROM chunks WHERE process_id IS NOT NULL"
+                " UNION SELECT process_id FROM processes"
             ).fetchall()
         return {int(r[0]) for r in rows}
 
@@ -162,11 +170,17 @@ class Ledger:
 
     def record_submitted(self, chunk_key: str, process_id: int) -> None:
         """Tie a chunk to the import process Brevo created for it."""
+        now = _now()
         with self._tx() as db:
             db.execute(
                 "UPDATE chunks SET status='submitted', process_id=?, updated_at=?"
                 " WHERE chunk_key=?",
-                (process_id, _now(), chunk_key),
+                (process_id, now, chunk_key),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO processes (process_id, chunk_key, recorded_at)"
+                " VALUES (?, ?, ?)",
+                (process_id, chunk_key, now),
             )
 
     def record_finished(

@@ -252,7 +252,7 @@ def import_contacts(
     state_dir: str = str(DEFAULT_STATE_DIR),
     report_path: str | None = None,
     rejects_path: str | None = None,
-    batch_rows: int = 50_000,
+    batch_rows: int = 200_000,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
     base_url: str | None = None,
 ) -> dict[str, Any]:
