@@ -327,6 +327,10 @@ class BrevoClient:
             sent_at = datetime.now(UTC)
             self._count()
             logger.debug("%s %s (attempt %d)", method, path, attempt)
+            # Raise nothing inside the except: requests' exception holds the prepared request
+            # (api-key header included), and an implicit __context__ would carry it into
+            # pickles and tracebacks (tblib, installed by Dask, pickles the whole chain).
+            failure: tuple[TransportKind, str] | None = None
             try:
                 resp = self._session.request(
                     method,
@@ -339,11 +343,12 @@ class BrevoClient:
                 )
             except requests.RequestException as exc:
                 kind = transport_kind(exc)
+                failure = (kind, _describe_transport(exc, kind, self._timeout))
+                del exc
+            if failure is not None:
+                kind, described = failure
                 error = BrevoTransportError(
-                    f"{method} {path} -> {_describe_transport(exc, kind, self._timeout)}",
-                    method=method,
-                    path=path,
-                    kind=kind,
+                    f"{method} {path} -> {described}", method=method, path=path, kind=kind
                 )
                 decision = decide(
                     method, path, status=None, kind=kind, attempt=attempt, policy=self._retry
@@ -351,12 +356,10 @@ class BrevoClient:
                 if decision is Decision.UNCERTAIN:
                     # Import/export/create take no idempotency key: the body may have arrived,
                     # and a resend could import twice. The caller reconciles instead.
-                    raise self._uncertain(
-                        method, path, body_sha256, sent_at, submission, error
-                    ) from exc
+                    raise self._uncertain(method, path, body_sha256, sent_at, submission, error)
                 if decision is Decision.FAIL:
                     logger.debug("%s %s failed: %s", method, path, kind)
-                    raise error from exc
+                    raise error
                 delay = backoff_seconds(attempt, policy=self._retry, jitter=self._jitter)
                 logger.info(
                     "%s %s: %s; retry %d/%d in %.2fs",
@@ -1031,14 +1034,21 @@ class BrevoClient:
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
+                # Built outside the except: no __context__ holding the prepared request.
                 kind = transport_kind(exc)
-                error = BrevoTransportError(
-                    f"GET {path} -> {_describe_transport(exc, kind, self._timeout)}",
-                    method="GET",
-                    path=path,
-                    kind=kind,
+                failed: tuple[TransportKind, str] | None = (
+                    kind,
+                    _describe_transport(exc, kind, self._timeout),
                 )
-                raise _RetryableDownload(path, kind, error) from exc
+                del exc
+            else:
+                failed = None
+            failure = failed
+            if failure is not None:
+                error = BrevoTransportError(
+                    f"GET {path} -> {failure[1]}", method="GET", path=path, kind=failure[0]
+                )
+                raise _RetryableDownload(path, failure[0], error)
             if resp.is_redirect and resp.headers.get("location"):
                 current = urljoin(current, resp.headers["location"])
                 resp.close()
@@ -1088,11 +1098,15 @@ class BrevoClient:
                                     f"GET {path} -> more than {max_bytes} bytes; stopped"
                                 )
                             out.write(chunk)
-                    except requests.RequestException as exc:
+                    except requests.RequestException:
                         # urllib3 enforces Content-Length: a short body lands here.
+                        truncated = True
+                    else:
+                        truncated = False
+                    if truncated:
                         raise _RetryableDownload(
                             path, "truncated", _truncated(path, written, declared)
-                        ) from exc
+                        )
                     out.flush()
                     os.fsync(out.fileno())
                 received = resp.raw.tell() if encoded else written

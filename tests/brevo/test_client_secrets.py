@@ -27,6 +27,10 @@ WRONG_KEY = "wrong-key-Zq8-distinctive-5521"
 def _texts_of(exc: BaseException) -> list[str]:
     texts = [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
     texts.append(pickle.dumps(exc).decode("latin-1"))
+    # Dask installs tblib's pickling, which carries __cause__/__context__ chains along.
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None:
+            texts.extend([repr(linked), repr(vars(linked))])
     texts.extend(repr(v) for v in vars(exc).values())
     return texts
 
