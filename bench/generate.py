@@ -77,14 +77,15 @@ def _dates(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
-    digits = rng.integers(10_000_000, 99_999_999, n).astype(str)
-    kind = rng.integers(0, 5, n)
-    national = np.char.add("06", digits)  # French mobile, national format
+    # French mobiles 06 1x..8x are allocated (069x is not); about 3% are junk.
+    digits = rng.integers(10_000_000, 89_999_999, n).astype(str)
+    kind = rng.integers(0, 100, n)
+    national = np.char.add("06", digits)
     spaced = np.char.add("+33 6 ", digits)
     intl = np.char.add("+336", digits)
     bad = np.char.add("12", np.char.zfill(rng.integers(0, 999, n).astype(str), 3))
     return np.select(
-        [kind == 0, kind == 1, kind == 2, kind == 3], [national, spaced, intl, bad], ""
+        [kind < 30, kind < 55, kind < 80, kind < 83], [national, spaced, intl, bad], ""
     )
 
 

@@ -285,7 +285,8 @@ class FileStage:
     dropped: int
     rejects_part: Path
     spill_path: Path | None = None
-    keys_path: Path | None = None  # .npz: identifier hashes and lines of the kept rows
+    keys_path: Path | None = None  # .hash (uint64) and .line (int64) files of the kept rows
+    kept_rows: int = 0
 
 
 def normalise_file(
@@ -312,13 +313,19 @@ def normalise_file(
     validator = ContactValidator(plan.specs, columns)
     reasons: Counter[str] = Counter()
     reports: list[ValidationReport] = []
-    hashes: list[np.ndarray] = []
-    lines: list[np.ndarray] = []
     dropped = 0
+    kept_rows = 0
+    keys_path = work_dir / f"keys-{file_idx:04d}"
     spill_path = work_dir / f"spill-{file_idx:04d}.arrow"
     rejects_part = work_dir / f"rejects-{file_idx:04d}.csv"
     writer: ipc.RecordBatchFileWriter | None = None
-    with RejectsWriter(rejects_part) as rejects:
+    # Identifier hashes and line numbers go straight to disk (16 bytes a row), so memory does
+    # not grow with the file; finish_prepare reads them back to decide duplicates.
+    with (
+        RejectsWriter(rejects_part) as rejects,
+        keys_path.with_suffix(".hash").open("wb") as hash_file,
+        keys_path.with_suffix(".line").open("wb") as line_file,
+    ):
         try:
             for batch in iter_csv_batches(planned.path, planned.fmt, batch_rows=options.batch_rows):
                 account.rows_read += len(batch.rows) + len(batch.malformed)
@@ -338,16 +345,14 @@ def normalise_file(
                     if writer is None:
                         writer = ipc.new_file(spill_path, table.schema)
                     writer.write_table(table)
-                    hashes.append(_hash_identifiers(kept[IDENTIFIER]))
-                    lines.append(kept[LINE].to_numpy(dtype=np.int64))
+                    hashes = _hash_identifiers(kept[IDENTIFIER]).astype(KEY_DTYPE["hash"])
+                    hash_file.write(hashes.tobytes())
+                    line_file.write(kept[LINE].to_numpy(dtype=KEY_DTYPE["line"]).tobytes())
+                    kept_rows += len(kept)
                 progress("read", account.rows_read, 0)
         finally:
             if writer is not None:
                 writer.close()
-    keys_path = None
-    if writer is not None:
-        keys_path = work_dir / f"keys-{file_idx:04d}.npz"
-        np.savez(keys_path, hashes=np.concatenate(hashes), lines=np.concatenate(lines))
     return FileStage(
         file_idx=file_idx,
         account=account,
@@ -357,6 +362,7 @@ def normalise_file(
         rejects_part=rejects_part,
         spill_path=spill_path if writer is not None else None,
         keys_path=keys_path,
+        kept_rows=kept_rows,
     )
 
 
@@ -409,24 +415,17 @@ def finish_prepare(
         reasons.update(st.reasons)
     dropped = sum(st.dropped for st in stages)
 
-    # Decide run-wide duplicates on identifier hashes (8 bytes a row).
-    hashes: list[np.ndarray] = []
-    kept_lines: list[np.ndarray] = []
-    kept_files: list[np.ndarray] = []
-    for st in stages:
-        if st.keys_path is None:
-            continue
-        with np.load(st.keys_path) as keys:
-            hashes.append(keys["hashes"])
-            kept_lines.append(keys["lines"])
-        kept_files.append(np.full(len(hashes[-1]), st.file_idx, dtype=np.int32))
-        st.keys_path.unlink()
-    all_hashes = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
-    winners = ~pd.Series(all_hashes).duplicated(keep=options.keep).to_numpy()
-    winner_pos = _winner_positions(all_hashes, options.keep)
-    line_of = np.concatenate(kept_lines) if kept_lines else np.empty(0, dtype=np.int64)
-    file_of = np.concatenate(kept_files) if kept_files else np.empty(0, dtype=np.int32)
+    # Decide run-wide duplicates on identifier hashes (8 bytes a row); only the losers get
+    # more than a bit each (where their winner is, for the rejects message).
+    hashes, lines = _read_keys(stages)
+    losers, winner_of = _decide_duplicates(hashes, options.keep)
+    del hashes
+    starts = np.cumsum([0] + [st.kept_rows for st in stages])
     file_names = [str(f.path) for f in plan.files]
+
+    def where(pos: int) -> str:
+        idx = int(np.searchsorted(starts, pos, side="right")) - 1
+        return f"{file_names[stages[idx].file_idx]} line {int(lines[pos])}"
 
     chunks: list[ChunkFile] = []
     builder: ChunkBuilder | None = None
@@ -462,19 +461,19 @@ def finish_prepare(
                     emit(last)
                 builder = ChunkBuilder(columns, chunk_bytes=options.chunk_bytes)
                 builder_columns = columns
-            with pa.memory_map(str(spill_path)) as source:
+            # A plain file, not a memory map: mapped pages would count in RSS as they are read.
+            with pa.OSFile(str(spill_path)) as source:
                 reader = ipc.open_file(source)
                 for i in range(reader.num_record_batches):
                     frame = reader.get_batch(i).to_pandas()
                     n = len(frame)
-                    keep_mask = winners[seq : seq + n]
-                    kept_as = winner_pos[seq : seq + n][~keep_mask]
+                    keep_mask = ~losers[seq : seq + n]
+                    positions = np.flatnonzero(~keep_mask) + seq
                     seq += n
-                    losers = frame[~keep_mask]
-                    if len(losers):
+                    dropped_rows = frame[~keep_mask]
+                    if len(dropped_rows):
                         rejected = _duplicate_rejects(
-                            losers,
-                            [f"{file_names[file_of[p]]} line {line_of[p]}" for p in kept_as],
+                            dropped_rows, [where(winner_of[int(p)]) for p in positions]
                         )
                         rejects.write(str(planned.path), rejected)
                         reasons["duplicate"] += len(rejected)
@@ -513,10 +512,56 @@ def finish_prepare(
     )
 
 
-def _winner_positions(hashes: np.ndarray, keep: Keep) -> np.ndarray:
-    """For every kept row, the global position of the row that is sent for its identifier."""
-    positions = pd.Series(np.arange(len(hashes), dtype=np.int64))
-    return positions.groupby(hashes).transform(keep).to_numpy()
+KEY_DTYPE = {"hash": np.dtype("<u8"), "line": np.dtype("<i8")}
+
+
+def _read_keys(stages: Sequence[FileStage]) -> tuple[np.ndarray, np.ndarray]:
+    """All kept rows' identifier hashes and lines, in run order; removes the key files."""
+    hashes = np.empty(sum(st.kept_rows for st in stages), dtype=KEY_DTYPE["hash"])
+    lines = np.empty(len(hashes), dtype=KEY_DTYPE["line"])
+    pos = 0
+    for st in stages:
+        if st.keys_path is None:
+            continue
+        for suffix, out in ((".hash", hashes), (".line", lines)):
+            path = st.keys_path.with_suffix(suffix)
+            values = np.fromfile(path, dtype=out.dtype)
+            out[pos : pos + len(values)] = values
+            path.unlink()
+        pos += st.kept_rows
+    return hashes, lines
+
+
+def _decide_duplicates(hashes: np.ndarray, keep: Keep) -> tuple[np.ndarray, dict[int, int]]:
+    """Which rows lose to another with the same identifier, and who beats each loser.
+
+    A stable sort groups equal hashes with their positions in run order, so the first or last
+    of each group is the row to keep; memory is a few arrays of 8 bytes a row, transiently.
+    """
+    losers = np.zeros(len(hashes), dtype=bool)
+    if len(hashes) < 2:
+        return losers, {}
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same_as_next = ordered[:-1] == ordered[1:]
+    if not same_as_next.any():
+        return losers, {}
+    # In sorted order, a row loses when a later (keep=last) or earlier (keep=first) row shares
+    # its hash.
+    if keep == "last":
+        lose_sorted = np.append(same_as_next, False)
+    else:
+        lose_sorted = np.insert(same_as_next, 0, False)
+    loser_idx = np.flatnonzero(lose_sorted)
+    losers[order[loser_idx]] = True
+    # The winner of each loser: the last (or first) member of its run of equal hashes.
+    group_id = np.cumsum(np.insert(~same_as_next, 0, True)) - 1
+    if keep == "last":
+        bounds = np.append(np.flatnonzero(~same_as_next), len(ordered) - 1)
+    else:
+        bounds = np.insert(np.flatnonzero(~same_as_next) + 1, 0, 0)
+    winners = order[bounds[group_id[loser_idx]]]
+    return losers, dict(zip(order[loser_idx].tolist(), winners.tolist(), strict=True))
 
 
 def _originals(spilled: pd.DataFrame, rejected: pd.DataFrame) -> pd.DataFrame:
