@@ -46,7 +46,7 @@ from etl.brevo.errors import (
     SubmissionUncertain,
 )
 from etl.brevo.models import Attribute, ImportRequest, Process
-from etl.csv_io import CsvFormat, iter_csv_batches, sniff_csv
+from etl.csv_io import CsvFormat, arrow_strings, iter_csv_batches, sniff_csv
 from etl.errors import InputError
 from etl.ledger import DEFAULT_STATE_DIR, Ledger
 from etl.mapping import ColumnMapping, load_mapping_file, map_columns
@@ -267,11 +267,11 @@ def _hash_identifiers(values: pd.Series) -> np.ndarray:
 
 
 def _spill_table(contacts: pd.DataFrame, raw: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
-    data: dict[str, Any] = {c: contacts[c].astype(str).to_numpy() for c in columns}
-    data[LINE] = contacts[LINE].to_numpy(dtype=np.int64)
+    arrays = {c: arrow_strings(contacts[c]) for c in columns}
+    arrays[LINE] = pa.array(contacts[LINE].to_numpy(dtype=np.int64))
     for col in raw.columns:
-        data[RAW_PREFIX + str(col)] = raw[col].astype(str).to_numpy()
-    return pa.table(data)
+        arrays[RAW_PREFIX + str(col)] = arrow_strings(raw[col])
+    return pa.table(arrays)
 
 
 @dataclass

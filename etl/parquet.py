@@ -38,6 +38,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -72,11 +73,16 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 COMPRESSION = "zstd"
+# Level 1: nearly the ratio of the default (3) on contact data, at a fraction of the CPU.
+COMPRESSION_LEVEL = 1
 ROW_GROUP_ROWS = 100_000
 MAX_ROWS_PER_FILE = 10_000_000
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
+# A staging directory untouched this long belongs to a run that died before its rename (a
+# crash or a kill): no live writer leaves one idle for hours, so the next run removes it.
+STALE_STAGING_S = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,19 @@ def _rename_exchange(a: str, b: str) -> bool:
     if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
     raise OSError(err, os.strerror(err), a)
+
+
+def _sweep_stale_staging(contacts: str, part_name: str) -> None:
+    """Remove hidden staging directories of ``part_name`` left by runs that died long ago."""
+    now = time.time()
+    for path in Path(contacts).glob(f".tmp-{part_name}-*"):
+        try:
+            idle = now - path.stat().st_mtime
+        except OSError:
+            continue
+        if path.is_dir() and idle > STALE_STAGING_S:
+            logger.info("removing %s, left by a run that did not finish", path.name)
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _swap_in_local(staging: str, partition: str) -> None:
@@ -263,6 +282,7 @@ class _StreamWriter:
                 self.schema,
                 filesystem=self.fs,
                 compression=COMPRESSION,
+                compression_level=COMPRESSION_LEVEL,
                 **_writer_options(self.schema),
             )
             self.open.append((path, writer))
@@ -384,6 +404,8 @@ def write_partition(
     base_meta = {k.decode() if isinstance(k, bytes) else k: v for k, v in base_meta.items()}
     file_schema = schema.with_metadata(base_meta)
 
+    if local:
+        _sweep_stale_staging(contacts, part_name)
     result = result_or_batches
     for attempt in (1, 2):
         staging = f"{contacts}/.tmp-{part_name}-{run_id}-{token}-{attempt}" if local else partition

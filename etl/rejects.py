@@ -63,36 +63,45 @@ class RejectsWriter:
         """Write rejected rows (``NormalisedBatch.rejected`` or ``ChunkBuilder.pop_rejected()``).
 
         Columns other than ``_line``, ``reason``, ``message`` and ``raw`` are original values.
+        Vectorised: a batch of bad input can hold a great many rejected rows.
         """
         if rejected is None or len(rejected) == 0:
             return
-        originals = [c for c in rejected.columns if c not in REJECT_META]
-        lines = _int_column(rejected, LINE)
-        reasons = _text_column(rejected, REASON)
-        messages = _text_column(rejected, MESSAGE)
-        raws = _text_column(rejected, RAW)
-        values = {c: _text_column(rejected, c) for c in originals}
-        source = neutralise(source_file)
-        rows = []
-        for i in range(len(rejected)):
-            original = {_source_name(c): values[c][i] for c in originals}
-            if raws[i] and not any(original.values()):
-                original = {}
-            rows.append(
-                (
-                    source,
-                    lines[i],
-                    REJECTED,
-                    neutralise(reasons[i]),
-                    neutralise(messages[i]),
-                    json.dumps(original, ensure_ascii=False) if original else "",
-                    neutralise(raws[i]),
-                )
+        frame = rejected.reset_index(drop=True)
+        originals = [c for c in frame.columns if c not in REJECT_META]
+        n = len(frame)
+        lines = _int_column(frame, LINE)
+        reasons = _text_series(frame, REASON)
+        messages = _neutralised(_text_series(frame, MESSAGE))
+        raws = _text_series(frame, RAW)
+        if originals:
+            values = pd.DataFrame(
+                {_source_name(c): _text_series(frame, c) for c in originals}, dtype=object
             )
-            self.by_reason[reasons[i]] = self.by_reason.get(reasons[i], 0) + 1
-        self._writer.writerows(rows)
+            # One C-level JSON encoding for the batch; JSON escapes newlines inside values,
+            # so splitting on "\n" gives one object per row.
+            encoded = values.to_json(orient="records", lines=True, force_ascii=False)
+            original = pd.Series(encoded.split("\n")[:n], dtype=object)
+            empty = (values == "").all(axis=1)
+            original[(raws != "") & empty] = ""
+        else:
+            original = pd.Series([""] * n, dtype=object)
+        self._writer.writerows(
+            zip(
+                [neutralise(source_file)] * n,
+                lines,
+                [REJECTED] * n,
+                _neutralised(reasons),
+                messages,
+                original,
+                _neutralised(raws),
+                strict=True,
+            )
+        )
         self._file.flush()
-        self.count += len(rows)
+        for reason, count in reasons.value_counts().items():
+            self.by_reason[str(reason)] = self.by_reason.get(str(reason), 0) + int(count)
+        self.count += n
 
     def write_dropped(self, source_file: str, dropped: pd.DataFrame) -> None:
         """Write the values ``--drop-invalid-values`` removed (``NormalisedBatch.dropped``)."""
@@ -149,6 +158,21 @@ def _source_name(column: str) -> str:
     if column.endswith(suffix) and column[: -len(suffix)] in REJECT_META:
         return column[: -len(suffix)]
     return column
+
+
+def _text_series(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as plain Python strings ("" for missing), in an object Series."""
+    if column not in frame.columns:
+        return pd.Series([""] * len(frame), dtype=object)
+    return pd.Series(_text_column(frame, column), dtype=object)
+
+
+def _neutralised(values: pd.Series) -> pd.Series:
+    text = values.astype(str)
+    risky = text.str.startswith(_FORMULA_START)
+    if not risky.any():
+        return text
+    return text.where(~risky, "'" + text)
 
 
 def _text_column(frame: pd.DataFrame, column: str) -> list[str]:
