@@ -35,11 +35,15 @@ demo: $(STAMP) ## the main job against the local sandbox
 sandbox: $(STAMP) ## run the Brevo sandbox on 127.0.0.1:8787
 	$(BIN)/contacts-etl sandbox --host 127.0.0.1 --port 8787
 
-bench: $(STAMP) ## full-size benchmarks (python -m bench --quick for the short run)
-	$(BIN)/python -m bench
+bench: $(STAMP) ## full-size benchmarks, with dlt as a peer (python -m bench --quick: the short run)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m bench --json bench/results/full.json
+
+bench-quick: $(STAMP) ## the short benchmark run (under 3 minutes)
+	$(BIN)/python -m bench --quick --json bench/results/quick.json
 
 fmt: $(STAMP) ## format and autofix
 	$(BIN)/ruff format etl flows tests bench
 	$(BIN)/ruff check --fix etl flows tests bench
 
-.PHONY: help venv check test test-slow demo sandbox bench fmt
+.PHONY: help venv check test test-slow demo sandbox bench bench-quick fmt
