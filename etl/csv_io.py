@@ -46,6 +46,9 @@ MALFORMED_ROW = "malformed_row"
 DEFAULT_BATCH_ROWS = 50_000
 # A record this large is an unterminated quote swallowing the file, not data.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+# Excel's column limit. Every column costs work per batch whether or not it maps to an
+# attribute, so a header far wider than any contact list is refused rather than crawled through.
+MAX_COLUMNS = 16_384
 
 _SAMPLE_BYTES = 256 * 1024
 _SCAN_BYTES = 1 << 20
@@ -206,6 +209,10 @@ def sniff_csv(path: Path) -> CsvFormat:
             raise InputError(f"{path}: no header row after the sep= line")
         raise InputError(f"{path}: no header row")
     _, delimiter, raw_header = best
+    if len(raw_header) > MAX_COLUMNS:
+        raise InputError(
+            f"{path}: the header has more than {MAX_COLUMNS} columns (is this a contact list?)"
+        )
     return CsvFormat(
         encoding=encoding,
         delimiter=delimiter,

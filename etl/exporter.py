@@ -24,6 +24,8 @@ from etl.exports import ExportFile
 
 logger = logging.getLogger(__name__)
 
+_EXPORT_PROCESS_NAMES = frozenset({"SEARCH_EXPORT_USERS", "CONTACT_EXPORT", "LIST_EXPORT"})
+
 WakeFactory = Callable[[], tuple[str | None, threading.Event | None]]
 """Returns (notify URL, event) for one export, or (None, None) to poll only."""
 
@@ -41,28 +43,50 @@ class ExportRun:
     notify_payloads: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _start(client: BrevoClient, request: ExportRequest) -> int:
+class ExportStarter:
+    """Starts a run's exports one at a time and remembers the processes they started.
+
+    A lost answer (:class:`SubmissionUncertain`) is reconciled by looking for an export process
+    created after the request went out. With several exports in flight, such a process may be
+    another export's of this run: taking its id would export one filter twice and silently drop
+    the other. Starting one at a time and skipping the processes already claimed leaves the lost
+    request's own process as the only candidate.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claimed: set[int] = set()
+
+    def start(self, client: BrevoClient, request: ExportRequest) -> int:
+        with self._lock:
+            process_id = _start(client, request, self._claimed)
+            self._claimed.add(process_id)
+            return process_id
+
+
+def _start(client: BrevoClient, request: ExportRequest, claimed: set[int]) -> int:
     try:
         return client.start_export(request)
     except SubmissionUncertain as exc:
         # An export only reads the account, so asking again is harmless; first look for the
         # process the lost answer would have named, to avoid a second export's cost.
-        found = _find_export_after(client, exc.sent_at)
+        found = _find_export_after(client, exc.sent_at, claimed)
         if found is not None:
             return found
         return client.start_export(request)
 
 
-def _find_export_after(client: BrevoClient, sent_at: datetime) -> int | None:
+def _find_export_after(client: BrevoClient, sent_at: datetime, claimed: set[int]) -> int | None:
+    """The one unclaimed export process created since ``sent_at``; None when none or several."""
+    candidates: list[int] = []
     for page in client.iter_processes(sort="desc"):
         for proc in page:
             created = _parse(proc.created_at)
             if created is None or created < sent_at.replace(microsecond=0):
-                return None
-            if proc.name.upper() in {"SEARCH_EXPORT_USERS", "CONTACT_EXPORT", "LIST_EXPORT"}:
-                return proc.id
-        return None
-    return None
+                return candidates[0] if len(candidates) == 1 else None
+            if proc.id not in claimed and proc.name.upper() in _EXPORT_PROCESS_NAMES:
+                candidates.append(proc.id)
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -89,7 +113,8 @@ def _download(
     client: BrevoClient, run: ExportRun, process: Process, work_dir: Path, index: int
 ) -> None:
     if not process.export_url:
-        raise ExportLinkExpired(f"export process {process.id} completed without an export_url")
+        # No link at all: treated like an expired one, so the export is requested once more.
+        raise ExportLinkExpired(path=f"/processes/{process.id} (no export_url)", status=404)
     target = work_dir / f"export-{index:03d}-{process.id}"
     name = process.export_url.split("?", 1)[0].rsplit("/", 1)[-1] or "export.csv"
     dest = client.download(
@@ -118,8 +143,10 @@ def run_export(
     work_dir: Path,
     timeout_s: float,
     wake_factory: WakeFactory | None = None,
+    starts: ExportStarter | None = None,
 ) -> ExportRun:
     """Request one export, wait for it, download its file(s); re-request once if the link expired."""
+    starts = starts or ExportStarter()
     for attempt in (1, 2):
         url, wake = wake_factory() if wake_factory else (None, None)
         request = run.request
@@ -127,7 +154,7 @@ def run_export(
             from dataclasses import replace
 
             request = replace(request, notify_url=url)
-        run.process_id = _start(client, request)
+        run.process_id = starts.start(client, request)
         logger.info("export %s: process %s", run.label, run.process_id)
         process = _wait(client, run, timeout_s, wake)
         try:
@@ -155,6 +182,7 @@ def run_exports(
     """Run several exports concurrently (the client's limiter keeps them within budget)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     runs = [ExportRun(label=label, request=req) for label, req in requests]
+    starts = ExportStarter()
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(runs)))) as pool:
         futures = [
@@ -166,6 +194,7 @@ def run_exports(
                 work_dir=work_dir,
                 timeout_s=timeout_s,
                 wake_factory=wake_factory,
+                starts=starts,
             )
             for i, run in enumerate(runs)
         ]

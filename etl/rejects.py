@@ -148,7 +148,12 @@ class RejectsWriter:
 
 def read_rejects(path: Path) -> list[dict[str, str]]:
     """Read a rejects file back (for tests and reports)."""
-    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
+    path = Path(path)
+    # A rejected row keeps its original values whole, however long (the csv default is 128 KiB).
+    size = path.stat().st_size
+    if csv.field_size_limit() < size + 1:
+        csv.field_size_limit(size + 1)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
 
 

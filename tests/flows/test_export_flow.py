@@ -150,7 +150,9 @@ def test_legacy_filter_blacklisted_per_list_and_rerun_replaces_the_partition(see
     out = str(tmp_path / "out")
     summary = export_contacts(
         out=out,
-        legacy_filter="{“blacklisted”: 1, “listid.id”: " + str(l0) + "}",  # curly quotes, as v2 docs print them
+        legacy_filter="{“blacklisted”: 1, “listid.id”: "
+        + str(l0)
+        + "}",  # curly quotes, as v2 docs print them
         state_dir=str(tmp_path / "s"),
         secret_block=None,
         export_date="2026-01-02",

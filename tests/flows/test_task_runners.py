@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("prefect_dask")
 
-from flows.import_contacts import import_contacts, make_task_runner  # noqa: E402
+from flows.import_contacts import import_contacts, make_task_runner
 
 
 def _files(tmp_path):
