@@ -169,3 +169,44 @@ def test_legacy_filter_blacklisted_per_list_and_rerun_replaces_the_partition(see
     assert again["partition"] == summary["partition"]
     rows, _, _ = read_partition(again["partition"])
     assert len(rows) == 3  # replaced whole, not appended
+
+
+def test_incremental_keeps_only_contacts_modified_since_the_last_run(seeded, tmp_path):
+    sb = seeded["sandbox"]
+    l0, _ = seeded["lists"]
+    out = str(tmp_path / "out")
+    first = export_contacts(
+        out=out,
+        list_ids=[l0],
+        incremental=True,
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+        export_date="2026-02-01",
+    )
+    assert first["merged_rows"] == 3
+    import time
+
+    time.sleep(1.1)  # the sandbox stamps modifications to the millisecond
+    requests.put(
+        f"{sb.url}/contacts/ann@example.com",
+        json={"attributes": {"FIRSTNAME": "Annie"}},
+        headers={"api-key": sb.api_key},
+        timeout=5,
+    ).raise_for_status()
+    second = export_contacts(
+        out=out,
+        list_ids=[l0],
+        incremental=True,
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+        export_date="2026-02-02",
+        attributes="FIRSTNAME",
+    )
+    assert second["modified_since"] is not None
+    rows, cols, _ = read_partition(second["partition"])
+    assert [(r[cols.index("email")], r[cols.index("firstname")]) for r in rows] == [
+        ("ann@example.com", "Annie")
+    ]
+    # The first day's partition is untouched.
+    rows, _, _ = read_partition(first["partition"])
+    assert len(rows) == 3

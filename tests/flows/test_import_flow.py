@@ -194,3 +194,57 @@ def test_a_failed_process_fails_the_run_and_a_rerun_completes_it(account, tmp_pa
     again = import_contacts(**kwargs)
     assert again["ok"] is True
     assert "z@example.com" in contacts_by_key(sandbox)
+
+
+def test_via_url_with_the_local_publisher_and_callbacks(account, tmp_path):
+    """--via url publishes each chunk on a loopback file server that the sandbox fetches;
+    --wait callback listens for Brevo's notify call (polling stays the fallback)."""
+    sandbox = account["sandbox"]
+    rows = [["email", "first name", "shoe size"]] + [
+        [f"u{i}@example.com", f"U{i}", "44"] for i in range(30)
+    ]
+    src = write_csv(tmp_path / "u.csv", rows)
+    result = import_contacts(
+        files=[str(src)],
+        new_list="Url",
+        folder_id=account["folder_id"],
+        chunk_bytes=300,
+        via="url",
+        publish="local",
+        wait="callback",
+        state_dir=str(tmp_path / "state"),
+        report_path=str(tmp_path / "r.json"),
+        secret_block=None,
+    )
+    assert result["rows_sent"] == 30
+    assert len(result["chunks"]) > 1
+    assert result["unknown_columns"] == ["SHOE_SIZE"]  # reported: Brevo would ignore it
+    imports = [
+        r for r in sandbox.requests_log() if r["path"] == "/v3/contacts/import" and r["processed"]
+    ]
+    assert len(imports) == len(result["chunks"])
+    assert len(contacts_by_key(sandbox)) == 30
+    import requests
+
+    notified = requests.get(
+        f"{sandbox.root_url}/_sandbox/notifications",
+        headers={"api-key": sandbox.api_key},
+        timeout=5,
+    ).json()
+    assert len(notified["notifications"]) >= len(result["chunks"])  # one callback per process
+
+
+def test_strict_refuses_unknown_columns_before_sending(account, tmp_path):
+    from etl.errors import InputError
+
+    src = write_csv(tmp_path / "s.csv", [["email", "shoe size"], ["a@example.com", "44"]])
+    with pytest.raises(InputError, match="SHOE_SIZE"):
+        import_contacts(
+            files=[str(src)],
+            new_list="Strict",
+            folder_id=account["folder_id"],
+            strict=True,
+            state_dir=str(tmp_path / "state"),
+            secret_block=None,
+        )
+    assert processed_imports(account["sandbox"]) == []
