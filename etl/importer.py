@@ -417,7 +417,7 @@ def finish_prepare(
 
     # Decide run-wide duplicates on identifier hashes (8 bytes a row); only the losers get
     # more than a bit each (where their winner is, for the rejects message).
-    hashes, lines = _read_keys(stages)
+    hashes, lines = _read_keys(stages, work_dir)
     losers, winner_of = _decide_duplicates(hashes, options.keep)
     del hashes
     starts = np.cumsum([0] + [st.kept_rows for st in stages])
@@ -515,21 +515,33 @@ def finish_prepare(
 KEY_DTYPE = {"hash": np.dtype("<u8"), "line": np.dtype("<i8")}
 
 
-def _read_keys(stages: Sequence[FileStage]) -> tuple[np.ndarray, np.ndarray]:
-    """All kept rows' identifier hashes and lines, in run order; removes the key files."""
-    hashes = np.empty(sum(st.kept_rows for st in stages), dtype=KEY_DTYPE["hash"])
-    lines = np.empty(len(hashes), dtype=KEY_DTYPE["line"])
+def _read_keys(stages: Sequence[FileStage], work_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """All kept rows' identifier hashes (in memory) and lines (memory-mapped), in run order.
+
+    Only the lines of a few rows are ever read (the winners named in duplicate messages), so
+    they stay on disk; the key files are removed.
+    """
+    total = sum(st.kept_rows for st in stages)
+    hashes = np.empty(total, dtype=KEY_DTYPE["hash"])
+    lines_path = work_dir / "keys-all.line"
     pos = 0
-    for st in stages:
-        if st.keys_path is None:
-            continue
-        for suffix, out in ((".hash", hashes), (".line", lines)):
-            path = st.keys_path.with_suffix(suffix)
-            values = np.fromfile(path, dtype=out.dtype)
-            out[pos : pos + len(values)] = values
-            path.unlink()
-        pos += st.kept_rows
-    return hashes, lines
+    with lines_path.open("wb") as all_lines:
+        for st in stages:
+            if st.keys_path is None:
+                continue
+            hash_path = st.keys_path.with_suffix(".hash")
+            values = np.fromfile(hash_path, dtype=KEY_DTYPE["hash"])
+            hashes[pos : pos + len(values)] = values
+            del values
+            hash_path.unlink()
+            line_path = st.keys_path.with_suffix(".line")
+            with line_path.open("rb") as src:
+                shutil.copyfileobj(src, all_lines)
+            line_path.unlink()
+            pos += st.kept_rows
+    if total == 0:
+        return hashes, np.empty(0, dtype=KEY_DTYPE["line"])
+    return hashes, np.memmap(lines_path, dtype=KEY_DTYPE["line"], mode="r", shape=(total,))
 
 
 def _decide_duplicates(hashes: np.ndarray, keep: Keep) -> tuple[np.ndarray, dict[int, int]]:
@@ -542,8 +554,9 @@ def _decide_duplicates(hashes: np.ndarray, keep: Keep) -> tuple[np.ndarray, dict
     if len(hashes) < 2:
         return losers, {}
     order = np.argsort(hashes, kind="stable")
-    ordered = hashes[order]
+    ordered = np.take(hashes, order)
     same_as_next = ordered[:-1] == ordered[1:]
+    del ordered
     if not same_as_next.any():
         return losers, {}
     # In sorted order, a row loses when a later (keep=last) or earlier (keep=first) row shares
@@ -554,13 +567,12 @@ def _decide_duplicates(hashes: np.ndarray, keep: Keep) -> tuple[np.ndarray, dict
         lose_sorted = np.insert(same_as_next, 0, False)
     loser_idx = np.flatnonzero(lose_sorted)
     losers[order[loser_idx]] = True
-    # The winner of each loser: the last (or first) member of its run of equal hashes.
-    group_id = np.cumsum(np.insert(~same_as_next, 0, True)) - 1
-    if keep == "last":
-        bounds = np.append(np.flatnonzero(~same_as_next), len(ordered) - 1)
-    else:
-        bounds = np.insert(np.flatnonzero(~same_as_next) + 1, 0, 0)
-    winners = order[bounds[group_id[loser_idx]]]
+    # The winner of each loser: the last (or first) member of its run of equal hashes. Runs
+    # are found for the losers only (searchsorted), not labelled for every row.
+    starts = np.insert(np.flatnonzero(~same_as_next) + 1, 0, 0)
+    group = np.searchsorted(starts, loser_idx, side="right") - 1
+    bounds = np.append(starts[1:] - 1, len(hashes) - 1) if keep == "last" else starts
+    winners = order[bounds[group]]
     return losers, dict(zip(order[loser_idx].tolist(), winners.tolist(), strict=True))
 
 
