@@ -27,7 +27,6 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -313,7 +312,7 @@ def normalise_file(
     )
     validator = ContactValidator(plan.specs, columns)
     reasons: Counter[str] = Counter()
-    reports: list[Future[ValidationReport]] = []
+    reports: list[ValidationReport] = []
     dropped = 0
     kept_rows = 0
     keys_path = work_dir / f"keys-{file_idx:04d}"
@@ -322,10 +321,7 @@ def normalise_file(
     writer: ipc.RecordBatchFileWriter | None = None
     # Identifier hashes and line numbers go straight to disk (16 bytes a row), so memory does
     # not grow with the file; finish_prepare reads them back to decide duplicates.
-    # Great Expectations validates each batch on a helper thread while the next one is read
-    # and normalised (its pandas/Arrow kernels release the GIL); at most one batch waits.
     with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as validating,
         RejectsWriter(rejects_part) as rejects,
         keys_path.with_suffix(".hash").open("wb") as hash_file,
         keys_path.with_suffix(".line").open("wb") as line_file,
@@ -343,9 +339,7 @@ def normalise_file(
                     rejects.write_dropped(str(planned.path), result.dropped)
                 kept = result.contacts
                 if len(kept):
-                    if reports and not reports[-1].done():
-                        reports[-1].result()  # keep memory bounded: one batch in flight
-                    reports.append(validating.submit(validator.validate, kept))
+                    reports.append(validator.validate(kept))
                     raw = batch.rows.set_axis(batch.lines).loc[kept[LINE].to_numpy()]
                     table = _spill_table(kept, raw, columns)
                     if writer is None:
@@ -363,7 +357,7 @@ def normalise_file(
         file_idx=file_idx,
         account=account,
         reasons=dict(reasons),
-        report=merge_reports(f.result() for f in reports),
+        report=merge_reports(reports),
         dropped=dropped,
         rejects_part=rejects_part,
         spill_path=spill_path if writer is not None else None,
