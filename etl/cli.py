@@ -283,6 +283,16 @@ def sandbox(host: str, port: int, db_path: Path | None) -> None:
     show_default=True,
     help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).",
 )
+@click.option(
+    "--task-runner",
+    type=click.Choice(["threads", "dask"]),
+    default="threads",
+    show_default=True,
+    help="Where files are normalised: Prefect's thread pool, or Dask (extra 'dask').",
+)
+@click.option(
+    "--dask-address", help="Scheduler of a running Dask cluster (default: a local 2-worker one)."
+)
 @click.pass_context
 def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
     """Import contact CSV files (paths or globs) into Brevo lists, exactly once.
