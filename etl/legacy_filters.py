@@ -72,6 +72,9 @@ _QUOTES = str.maketrans(
     }
 )
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.\-]*")
+# Ids are 64-bit; Python refuses to turn integers of over 4300 digits into text at all.
+_MAX_DIGITS = 20
+_MAX_ID = 2**63 - 1
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _KEYWORDS: dict[str, Any] = {
     "true": True,
@@ -163,6 +166,8 @@ class _Parser:
             self.pos = number.end()
             literal = number.group()
             if re.fullmatch(r"-?\d+", literal):
+                if len(literal) > _MAX_DIGITS:
+                    raise self.fail("number too long to be an id")
                 return int(literal)
             return float(literal)
         ident = _IDENT.match(self.text, self.pos)
@@ -270,8 +275,28 @@ def parse_legacy_filter(text: str | Mapping[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _printable(value: Any) -> Any:
+    """``value`` for a message: integers too long to print (or to be ids) are abbreviated."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<{'-' if value < 0 else ''}{value.bit_length()}-bit integer>"
+    if isinstance(value, Mapping):
+        return {_key_text(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key as text (a Python caller may pass keys that are not strings)."""
+    return key if isinstance(key, str) else str(_printable(key))
+
+
+def _show(value: Any) -> str:
+    return json.dumps(_printable(value), ensure_ascii=False, default=str)
+
+
 def _unsupported(flt: Mapping[str, Any], why: str = "") -> InputError:
-    shown = json.dumps(flt, ensure_ascii=False, default=str)
+    shown = _show(flt)
     reason = f" ({why})" if why else ""
     return InputError(
         f"unsupported legacy filter {shown}{reason}; supported forms: " + "; ".join(SUPPORTED_FORMS)
@@ -287,11 +312,15 @@ def _as_id(value: Any, flt: Mapping[str, Any], what: str) -> int:
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     elif isinstance(value, str) and value.strip().isdecimal():
+        if len(value.strip()) > _MAX_DIGITS:
+            raise _unsupported(flt, f"{what} is too large to be an id")
         number = int(value.strip())
     else:
-        raise _unsupported(flt, f"{what} must be an integer id, got {value!r}")
+        raise _unsupported(flt, f"{what} must be an integer id, got {_show(value)}")
     if number <= 0:
-        raise _unsupported(flt, f"{what} must be positive, got {number}")
+        raise _unsupported(flt, f"{what} must be positive, got {_show(number)}")
+    if number > _MAX_ID:
+        raise _unsupported(flt, f"{what} is too large to be an id")
     return number
 
 
@@ -316,7 +345,7 @@ def _nin_id(value: Any, flt: Mapping[str, Any], what: str) -> int | None:
     """X from ``{"$nin": [X]}`` (or ``{"$nin": X}``); None when value is not such an object."""
     if not isinstance(value, Mapping):
         return None
-    keys = {str(k).strip().lower() for k in value}
+    keys = {_key_text(k).strip().lower() for k in value}
     if keys != {"$nin"}:
         raise _unsupported(flt, f'{what} only supports {{"$nin": [X]}}')
     inner = next(iter(value.values()))
@@ -332,7 +361,7 @@ def _campaign_ids(node: Any) -> set[Any]:
     found: set[Any] = set()
     if isinstance(node, Mapping):
         for key, value in node.items():
-            name = str(key).strip().lower()
+            name = _key_text(key).strip().lower()
             if name.endswith(("messageid", "camp_id", "campaign_id", "campaignid")):
                 if isinstance(value, Mapping | list):
                     found |= _campaign_ids(value)
@@ -348,7 +377,9 @@ def _campaign_ids(node: Any) -> set[Any]:
 
 def _mentions(node: Any, key: str) -> bool:
     if isinstance(node, Mapping):
-        return any(str(k).strip().lower() == key or _mentions(v, key) for k, v in node.items())
+        return any(
+            _key_text(k).strip().lower() == key or _mentions(v, key) for k, v in node.items()
+        )
     if isinstance(node, list):
         return any(_mentions(item, key) for item in node)
     return False
@@ -369,7 +400,7 @@ def translate_legacy_filter(
         InputError: the filter does not parse, or is not one of ``SUPPORTED_FORMS``.
     """
     raw = parse_legacy_filter(flt)
-    norm = {str(k).strip().lower(): v for k, v in raw.items()}
+    norm = {_key_text(k).strip().lower(): v for k, v in raw.items()}
     keys = frozenset(norm)
     sent = "messages_sent.messageid"
 
@@ -406,7 +437,8 @@ def translate_legacy_filter(
 
     bounce = "messages_sent.bnc.r"
     if keys in ({bounce}, {bounce, sent}):
-        kind = str(norm[bounce]).strip().lower()
+        value = norm[bounce]
+        kind = value.strip().lower() if isinstance(value, str) else ""
         actions = {"h_b": "hardBounces", "s_b": "softBounces"}
         if kind not in actions:
             raise _unsupported(raw, f'{bounce} must be "h_b" or "s_b"')

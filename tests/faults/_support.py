@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,14 @@ def import_outcomes(sandbox: Any) -> dict[str, list[str]]:
     Each processed ``POST /contacts/import`` created one IMPORTUSER process, in order (the
     importer submits one chunk at a time), so the request log and the process list pair up.
     """
-    posts = processed(sandbox, IMPORT_PATH)
-    procs = processes(sandbox, "IMPORTUSER")
+    deadline = time.monotonic() + 10
+    while True:
+        # A request held by a delay fault is logged only once its answer goes out.
+        posts = processed(sandbox, IMPORT_PATH)
+        procs = processes(sandbox, "IMPORTUSER")
+        if len(posts) == len(procs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(posts) == len(procs), (len(posts), len(procs))
     out: dict[str, list[str]] = defaultdict(list)
     for post, proc in zip(posts, procs, strict=True):
@@ -206,7 +213,7 @@ class PartitionWatcher:
                         break
                     except FileNotFoundError:
                         break  # swapped away under us: the next listing sees the new one
-                    except Exception as exc:  # noqa: BLE001 - any unreadable state counts
+                    except Exception as exc:
                         if attempt == 2:
                             self.problems.append(f"{part.name}: {type(exc).__name__}: {exc}")
             self._stop.wait(0.005)
