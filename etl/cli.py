@@ -40,10 +40,29 @@ class _DropTracebacks(logging.Filter):
         return True
 
 
+class _NoPrefectRecords(logging.Filter):
+    """Drop Prefect's records from the terminal; they still reach the Prefect API."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("prefect")
+
+
 def _quiet_prefect_tracebacks() -> None:
-    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+    """Keep the terminal to the CLI's own progress bar and one-line outcome.
+
+    Prefect's console handlers would print a failing run's error lines (and tracebacks) before
+    the CLI's single line; its API handler keeps the run's logs for the Prefect UI.
+    ``--verbose`` shows everything.
+    """
+    from prefect.logging.handlers import APILogHandler
+
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.server"):
         for handler in logging.getLogger(name).handlers:
             handler.addFilter(_DropTracebacks())
+            if not isinstance(handler, APILogHandler):
+                handler.setLevel(logging.CRITICAL + 1)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_NoPrefectRecords())
 
 
 @contextmanager

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import time
+from pathlib import Path
 from typing import Any
 
 from prefect.blocks.system import Secret
@@ -47,3 +50,28 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(r.get(h, "")) for h in headers) + " |" for r in rows]
     return "\n".join(lines)
+
+
+STALE_WORK_DIR_S = 6 * 3600
+
+
+def clean_stale_work_dirs(
+    state_dir: Path, prefix: str, *, older_than_s: float = STALE_WORK_DIR_S
+) -> int:
+    """Remove work folders a killed run left behind (they hold chunk or export files).
+
+    A folder is stale when nothing in it changed for ``older_than_s``; a run in progress keeps
+    touching its own. Returns how many were removed.
+    """
+    removed = 0
+    if not state_dir.is_dir():
+        return 0
+    now = time.time()
+    for folder in state_dir.glob(f"{prefix}*"):
+        if not folder.is_dir():
+            continue
+        newest = max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+        if now - max(newest, folder.stat().st_mtime) > older_than_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

@@ -30,7 +30,7 @@ from etl.parquet import (
 )
 from etl.settings import DEFAULT_SECRET_BLOCK
 from etl.validate_export import validate_merged
-from flows._common import build_client, markdown_table
+from flows._common import build_client, clean_stale_work_dirs, markdown_table
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -239,6 +239,7 @@ def export_contacts(
         account_attributes, all_list_ids = fetch_account(client)
         plan = plan_exports(options, all_list_ids)
         Path(state_dir).mkdir(parents=True, exist_ok=True)
+        clean_stale_work_dirs(Path(state_dir), "export-")
         work_dir = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="export-", dir=state_dir))
         )

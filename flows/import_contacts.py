@@ -35,7 +35,7 @@ from etl.ledger import DEFAULT_STATE_DIR, Ledger
 from etl.progress import report as report_progress
 from etl.publish import LocalFilePublisher, Publisher, S3Publisher
 from etl.settings import DEFAULT_SECRET_BLOCK
-from flows._common import build_client, markdown_table
+from flows._common import build_client, clean_stale_work_dirs, markdown_table
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -293,6 +293,7 @@ def import_contacts(
     with ExitStack() as stack:
         client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
         ledger = stack.enter_context(Ledger(options.state_dir / "ledger.sqlite"))
+        clean_stale_work_dirs(options.state_dir, "import-")
         attributes = fetch_attributes(client)
         the_plan = plan(options, attributes)
         work_dir = Path(

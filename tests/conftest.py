@@ -49,3 +49,23 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """The session sandbox, emptied, with default config and no faults."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's own test harness (a temporary API and database), once per session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def brevo_env(sandbox, monkeypatch, prefect_harness):
+    """The flows read settings at their boundary: point them at the sandbox."""
+    monkeypatch.setenv("BREVO_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("BREVO_BASE_URL", sandbox.url)
+    monkeypatch.setenv("BREVO_OTHER_PER_HOUR", "100000")
+    monkeypatch.setenv("BREVO_POLL_INTERVAL_S", "0.1")
+    sandbox.configure(other_rph=100000, contacts_rps=1000, process_delay_s=0.05)
+    return sandbox

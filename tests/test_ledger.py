@@ -68,3 +68,26 @@ def test_threads_share_one_ledger(tmp_path):
         for t in threads:
             t.join()
         assert ledger.claimed_process_ids() == {1000 + i for i in range(20)}
+
+
+def test_stale_work_dirs_of_killed_runs_are_removed(tmp_path):
+    import os
+    import time
+
+    from flows._common import clean_stale_work_dirs
+
+    old = tmp_path / "import-abc"
+    (old / "chunks").mkdir(parents=True)
+    (old / "chunks" / "chunk-00001.csv").write_text("EMAIL\na@example.com\n", encoding="utf-8")
+    fresh = tmp_path / "import-def"
+    fresh.mkdir()
+    (fresh / "spill.arrow").write_bytes(b"x")
+    other = tmp_path / "export-old"
+    other.mkdir()
+    past = time.time() - 7 * 3600
+    for p in [old, old / "chunks", old / "chunks" / "chunk-00001.csv", other]:
+        os.utime(p, (past, past))
+    assert clean_stale_work_dirs(tmp_path, "import-") == 1
+    assert not old.exists()
+    assert fresh.exists()
+    assert other.exists()  # another prefix

@@ -27,7 +27,6 @@ import requests
 
 from etl.brevo.errors import BrevoAuthError, SubmissionUncertain
 from etl.brevo.sandbox.server import SandboxServer
-from tests.flows.conftest import prefect_harness  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "xkeysib-" + "5ec12e7" * 6 + "-DISTINCTIVE"
@@ -120,7 +119,7 @@ def _folder_and_list(sandbox: SandboxServer) -> int:
 
 
 @pytest.mark.timeout(300)
-def test_a_distinctive_key_leaks_nowhere(prefect_harness, tmp_path, monkeypatch, caplog, capfd):  # noqa: F811
+def test_a_distinctive_key_leaks_nowhere(prefect_harness, tmp_path, monkeypatch, caplog, capfd):
     from etl.demo import run_demo
     from flows.export_contacts import export_contacts
     from flows.import_contacts import import_contacts

@@ -7,13 +7,11 @@ import time
 
 import pytest
 
-from tests.flows.conftest import brevo_env, prefect_harness  # noqa: F401
-
 from ._support import seed_account
 
 
 @pytest.fixture
-def account(brevo_env):  # noqa: F811 - the imported fixture
+def account(brevo_env):
     """The sandbox with a folder, a list and two typed attributes; returns ids and the sandbox."""
     yield seed_account(brevo_env)
     # A request held by a delay fault may outlive its test (the client gave up on it): let it
