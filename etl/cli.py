@@ -192,6 +192,59 @@ def sandbox(host: str, port: int, db_path: Path | None) -> None:
         server.stop()
 
 
+def _run_options(
+    waits_for: str, *, state_help: str, json_help: str = "Print the report as JSON."
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options every flow-running command shares (waiting, state, output, key source)."""
+    options = [
+        click.option(
+            "--wait",
+            type=click.Choice(["poll", "callback"]),
+            default="poll",
+            show_default=True,
+            help="Poll processes within the rate budget, or also listen for Brevo's callback.",
+        ),
+        click.option(
+            "--callback-host",
+            default="127.0.0.1",
+            show_default=True,
+            help="Bind address of the callback receiver.",
+        ),
+        click.option(
+            "--callback-public-url", help="URL under which Brevo reaches the callback receiver."
+        ),
+        click.option(
+            "--wait-timeout",
+            "wait_timeout_s",
+            type=float,
+            default=3600.0,
+            show_default=True,
+            help=f"Seconds to wait for each {waits_for}.",
+        ),
+        click.option(
+            "--state-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("data/state"),
+            show_default=True,
+            help=state_help,
+        ),
+        click.option("--json", "as_json", is_flag=True, help=json_help),
+        click.option(
+            "--secret-block",
+            default="brevo-api-key",
+            show_default=True,
+            help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).",
+        ),
+    ]
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
 # ---------------------------------------------------------------------------- import
 
 
@@ -255,20 +308,6 @@ def sandbox(host: str, port: int, db_path: Path | None) -> None:
 @click.option("--disable-notification", is_flag=True, help="No email from Brevo when done.")
 @click.option("--notify-url", help="Your own webhook for Brevo's end-of-import call.")
 @click.option(
-    "--wait",
-    type=click.Choice(["poll", "callback"]),
-    default="poll",
-    show_default=True,
-    help="Poll processes within the rate budget, or also listen for Brevo's callback.",
-)
-@click.option(
-    "--callback-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Bind address of the callback receiver.",
-)
-@click.option("--callback-public-url", help="URL under which Brevo reaches the callback receiver.")
-@click.option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -280,28 +319,7 @@ def sandbox(host: str, port: int, db_path: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Rejects CSV (default: beside the report).",
 )
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("data/state"),
-    show_default=True,
-    help="Ledger and work files.",
-)
-@click.option(
-    "--wait-timeout",
-    "wait_timeout_s",
-    type=float,
-    default=3600.0,
-    show_default=True,
-    help="Seconds to wait for each import process.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option(
-    "--secret-block",
-    default="brevo-api-key",
-    show_default=True,
-    help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).",
-)
+@_run_options("import process", state_help="Ledger and work files.")
 @click.option(
     "--task-runner",
     type=click.Choice(["threads", "dask"]),
@@ -571,42 +589,7 @@ def _csv_list(values: tuple[str, ...]) -> tuple[str, ...]:
     is_flag=True,
     help="Keep contacts modified since the last --incremental run (high-water mark under OUT).",
 )
-@click.option(
-    "--wait",
-    type=click.Choice(["poll", "callback"]),
-    default="poll",
-    show_default=True,
-    help="Poll processes, or also listen for Brevo's callback.",
-)
-@click.option(
-    "--callback-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Bind address of the callback receiver.",
-)
-@click.option("--callback-public-url", help="URL under which Brevo reaches the callback receiver.")
-@click.option(
-    "--wait-timeout",
-    "wait_timeout_s",
-    type=float,
-    default=3600.0,
-    show_default=True,
-    help="Seconds to wait for each export.",
-)
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False),
-    default="data/state",
-    show_default=True,
-    help="Work files.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--secret-block",
-    default="brevo-api-key",
-    show_default=True,
-    help="Prefect Secret block holding the API key (falls back to BREVO_API_KEY).",
-)
+@_run_options("export", state_help="Work files.", json_help="Print the summary as JSON.")
 @click.pass_context
 def export_cmd(ctx: click.Context, **kw: Any) -> None:
     """Export contacts from Brevo to typed Parquet under OUT/contacts/export_date=YYYY-MM-DD/.
@@ -687,7 +670,7 @@ def export_cmd(ctx: click.Context, **kw: Any) -> None:
                 callback_host=kw["callback_host"],
                 callback_public_url=kw["callback_public_url"],
                 wait_timeout_s=kw["wait_timeout_s"],
-                state_dir=kw["state_dir"],
+                state_dir=str(kw["state_dir"]),
                 secret_block=kw["secret_block"],
                 return_state=True,
             )
