@@ -19,7 +19,9 @@ DEFAULT_SECRET_BLOCK = "brevo-api-key"  # noqa: S105 - a block name, not a secre
 class BrevoSettings(BaseSettings):
     """Connection settings, from ``BREVO_*`` environment variables or a ``.env`` file."""
 
-    model_config = SettingsConfigDict(env_prefix="BREVO_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BREVO_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     api_key: SecretStr = SecretStr("")
     base_url: str = DEFAULT_BASE_URL
