@@ -427,8 +427,6 @@ def _quiet_prefect_tracebacks_if(enabled: bool) -> None:
 
 
 def _finish_import(state: Any, as_json: bool) -> None:
-    from etl.importer import ImportReport
-
     if state.is_completed():
         data = state.result()
         path = Path(data["report_path"])
@@ -438,7 +436,6 @@ def _finish_import(state: Any, as_json: bool) -> None:
     exc = _state_exception(state)
     if isinstance(exc, InputError):
         _fail(str(exc), EXIT_USAGE)
-    _ = ImportReport
     _fail(str(exc) if exc else (state.message or "import failed"), EXIT_FAILED)
 
 

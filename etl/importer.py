@@ -26,7 +26,7 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -969,8 +969,3 @@ def write_report(report: ImportReport, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(report.to_json(), encoding="utf-8")
     tmp.replace(path)
-
-
-def iter_chunk_targets(prepared: PreparedImport) -> Iterator[ChunkFile]:
-    """The chunks in submission order."""
-    yield from prepared.chunks

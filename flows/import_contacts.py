@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import ExitStack
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -109,8 +110,6 @@ def submit_chunk(
 
 
 def _with_notify(options: ImportOptions, url: str) -> ImportOptions:
-    from dataclasses import replace
-
     return replace(options, notify_url=url)
 
 
@@ -380,8 +379,6 @@ class ImportIncomplete(RuntimeError):
 
 
 def _summary(result: ImportReport) -> dict[str, Any]:
-    from dataclasses import asdict
-
     return asdict(result)
 
 
