@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -503,6 +503,27 @@ def _scatter(base: pa.Array, positions: Sequence[int] | np.ndarray, values: obje
     return pc.replace_with_mask(base, pa.array(mask), replacements)
 
 
+def _parse_each(
+    out: pa.Array,
+    uniques: pa.Array,
+    rows: np.ndarray,
+    bad: np.ndarray,
+    parse: Callable[[str], str | None],
+) -> pa.Array:
+    """The slow path: ``parse`` each of ``uniques[rows]`` in Python; None marks it ``bad``."""
+    positions: list[int] = []
+    values: list[str] = []
+    if len(rows):
+        for i, text in zip(rows.tolist(), uniques.take(pa.array(rows)).to_pylist(), strict=True):
+            value = parse(text)
+            if value is None:
+                bad[i] = True
+            else:
+                positions.append(i)
+                values.append(value)
+    return _scatter(out, positions, values)
+
+
 def _bool_np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(bool)
 
@@ -750,17 +771,7 @@ def _phones(uniques: pa.Array, region: str | None) -> tuple[pa.Array, np.ndarray
     for idx in sure_invalid:
         bad[idx] = True
     slow = np.flatnonzero(~fast & ~empty & ~bad)
-    positions: list[int] = []
-    values: list[str] = []
-    if len(slow):
-        for i, text in zip(slow.tolist(), uniques.take(pa.array(slow)).to_pylist(), strict=True):
-            e164 = parse_phone(text, region)
-            if e164 is None:
-                bad[i] = True
-            else:
-                positions.append(i)
-                values.append(e164)
-    return _scatter(out, positions, values), bad, None
+    return _parse_each(out, uniques, slow, bad, lambda text: parse_phone(text, region)), bad, None
 
 
 _Found = tuple[list[tuple[np.ndarray, pa.Array]], list[np.ndarray]]
@@ -1031,16 +1042,7 @@ def _dates(uniques: pa.Array, *, dayfirst: bool) -> tuple[pa.Array, np.ndarray, 
     empty = pc.equal(uniques, "").to_numpy(zero_copy_only=False)
     rest = np.flatnonzero(~parsed & ~empty)
     bad = np.zeros(n, dtype=bool)
-    positions: list[int] = []
-    values: list[str] = []
-    for i, text in zip(rest.tolist(), uniques.take(pa.array(rest)).to_pylist(), strict=True):
-        value = _parse_named_date(text)
-        if value is None:
-            bad[i] = True
-        else:
-            positions.append(i)
-            values.append(value)
-    return _scatter(out, positions, values), bad, None
+    return _parse_each(out, uniques, rest, bad, _parse_named_date), bad, None
 
 
 @lru_cache(maxsize=50_000)
@@ -1082,16 +1084,7 @@ def _floats(uniques: pa.Array) -> tuple[pa.Array, np.ndarray, None]:
     empty = pc.equal(uniques, "").to_numpy(zero_copy_only=False)
     slow = np.flatnonzero(~fast & ~empty)
     bad = np.zeros(n, dtype=bool)
-    positions: list[int] = []
-    values: list[str] = []
-    for i, text in zip(slow.tolist(), uniques.take(pa.array(slow)).to_pylist(), strict=True):
-        value = parse_float(text)
-        if value is None:
-            bad[i] = True
-        else:
-            positions.append(i)
-            values.append(value)
-    return _scatter(out, positions, values), bad, None
+    return _parse_each(out, uniques, slow, bad, parse_float), bad, None
 
 
 @lru_cache(maxsize=100_000)
