@@ -50,14 +50,36 @@ def make_chunks(total: int, chunk_bytes: int) -> list[str]:
     return chunks
 
 
-def wait_for(session: requests.Session, url: str, process_id: int) -> dict[str, object]:
+def wait_for(
+    session: requests.Session, url: str, process_id: int, *, poll_s: float = 0.2
+) -> dict[str, object]:
+    """Poll a sandbox process until it completes (SystemExit if it fails)."""
     while True:
-        proc = session.get(f"{url}/processes/{process_id}", timeout=60).json()
+        resp = session.get(f"{url}/processes/{process_id}", timeout=60)
+        resp.raise_for_status()
+        proc = resp.json()
         if proc["status"] in ("completed", "failed"):
             if proc["status"] == "failed":
                 raise SystemExit(f"process {process_id} failed: {proc}")
             return dict(proc)
-        time.sleep(0.2)
+        time.sleep(poll_s)
+
+
+def import_chunks(
+    session: requests.Session, url: str, chunks: list[str], list_id: int, *, poll_s: float = 0.2
+) -> None:
+    """Submit every chunk as fileBody, then wait for every import process to complete."""
+    ids = []
+    for chunk in chunks:
+        resp = session.post(
+            f"{url}/contacts/import",
+            json={"fileBody": chunk, "listIds": [list_id]},
+            timeout=300,
+        )
+        resp.raise_for_status()
+        ids.append(resp.json()["processId"])
+    for process_id in ids:
+        wait_for(session, url, process_id, poll_s=poll_s)
 
 
 def main() -> int:
@@ -110,17 +132,7 @@ def main() -> int:
         print(f"{args.contacts} contacts, {body_mb:.1f} MB of fileBody in {len(chunks)} chunks")
 
         started = time.perf_counter()
-        ids = []
-        for chunk in chunks:
-            resp = session.post(
-                f"{url}/contacts/import",
-                json={"fileBody": chunk, "listIds": [list_id]},
-                timeout=120,
-            )
-            resp.raise_for_status()
-            ids.append(resp.json()["processId"])
-        for process_id in ids:
-            wait_for(session, url, process_id)
+        import_chunks(session, url, chunks, list_id)
         import_s = time.perf_counter() - started
         count = session.get(f"{url}/contacts", params={"limit": 1}, timeout=60).json()["count"]
         print(f"import: {import_s:.1f} s ({count} contacts in the account)")

@@ -310,7 +310,7 @@ def run_sandbox_import(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
     import requests
 
-    from bench.sandbox_speed import make_chunks
+    from bench.sandbox_speed import import_chunks, make_chunks
 
     key = secrets.token_urlsafe(16)
     port = _free_port()
@@ -351,17 +351,7 @@ def run_sandbox_import(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         body_mb = sum(len(c.encode()) for c in chunks) / 2**20
 
         started = time.perf_counter()
-        ids = []
-        for chunk in chunks:
-            resp = session.post(
-                f"{url}/contacts/import",
-                json={"fileBody": chunk, "listIds": [list_id]},
-                timeout=300,
-            )
-            resp.raise_for_status()
-            ids.append(resp.json()["processId"])
-        for process_id in ids:
-            _wait_for_process(session, url, process_id)
+        import_chunks(session, url, chunks, list_id, poll_s=0.05)
         seconds = time.perf_counter() - started
 
         count = session.get(f"{url}/contacts", params={"limit": 1}, timeout=60).json()["count"]
@@ -392,18 +382,6 @@ def _wait_until_up(session: Any, root: str, server: subprocess.Popen[bytes]) -> 
         except requests.ConnectionError:
             time.sleep(0.05)
     raise SystemExit("the sandbox did not answer within 60 s")
-
-
-def _wait_for_process(session: Any, url: str, process_id: int) -> None:
-    while True:
-        resp = session.get(f"{url}/processes/{process_id}", timeout=60)
-        resp.raise_for_status()
-        status = resp.json()["status"]
-        if status == "completed":
-            return
-        if status == "failed":
-            raise SystemExit(f"sandbox process {process_id} failed")
-        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------- entry point
