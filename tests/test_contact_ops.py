@@ -9,6 +9,7 @@ import requests
 from click.testing import CliRunner
 
 from etl.cli import cli
+from tests._seed import create_attributes, create_lists
 
 
 @pytest.fixture
@@ -17,34 +18,8 @@ def account(sandbox, monkeypatch):
     monkeypatch.setenv("BREVO_BASE_URL", sandbox.url)
     headers = {"api-key": sandbox.api_key}
     base = sandbox.url
-    requests.post(
-        f"{base}/contacts/attributes/category/GENDER",
-        json={
-            "type": "category",
-            "enumeration": [{"value": 1, "label": "Mr"}, {"value": 2, "label": "Ms"}],
-        },
-        headers=headers,
-        timeout=5,
-    ).raise_for_status()
-    for name, kind in (("BIRTHDAY", "date"), ("NEWSLETTER", "boolean"), ("SCORE", "float")):
-        requests.post(
-            f"{base}/contacts/attributes/normal/{name}",
-            json={"type": kind},
-            headers=headers,
-            timeout=5,
-        ).raise_for_status()
-    folder = requests.post(
-        f"{base}/contacts/folders", json={"name": "F"}, headers=headers, timeout=5
-    ).json()["id"]
-    lists = [
-        requests.post(
-            f"{base}/contacts/lists",
-            json={"name": f"L{i}", "folderId": folder},
-            headers=headers,
-            timeout=5,
-        ).json()["id"]
-        for i in range(3)
-    ]
+    create_attributes(sandbox)
+    lists = create_lists(sandbox, 3)
     return {"lists": lists, "headers": headers, "base": base}
 
 

@@ -12,6 +12,7 @@ from etl.brevo.ratelimit import RateLimits
 from etl.export_options import ExportOptions, plan_exports
 from etl.exporter import run_exports
 from etl.exports import merge_exports
+from tests._seed import create_lists
 
 EMAILS = [f"u{i}@example.com" for i in range(6)]
 CAMPAIGN = 7
@@ -22,18 +23,7 @@ def world(sandbox):
     sandbox.configure(other_rph=100000, contacts_rps=1000, process_delay_s=0.02)
     h = {"api-key": sandbox.api_key}
     base = sandbox.url
-    folder = requests.post(
-        f"{base}/contacts/folders", json={"name": "F"}, headers=h, timeout=5
-    ).json()["id"]
-    lists = [
-        requests.post(
-            f"{base}/contacts/lists",
-            json={"name": f"L{i}", "folderId": folder},
-            headers=h,
-            timeout=5,
-        ).json()["id"]
-        for i in range(2)
-    ]
+    lists = create_lists(sandbox, 2)
     # u0-u3 in list 0, u3-u5 in list 1; u1 and u4 blacklisted.
     for i, email in enumerate(EMAILS):
         ids = ([lists[0]] if i <= 3 else []) + ([lists[1]] if i >= 3 else [])

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from flows.export_contacts import export_contacts
+from tests._seed import create_attributes, create_lists
 
 PEOPLE = [
     # email, first name, birthday, gender label, newsletter, score, lists (by index)
@@ -24,31 +25,8 @@ def seeded(brevo_env):
     sb = brevo_env
     h = {"api-key": sb.api_key}
     base = sb.url
-    requests.post(
-        f"{base}/contacts/attributes/category/GENDER",
-        json={
-            "type": "category",
-            "enumeration": [{"value": 1, "label": "Mr"}, {"value": 2, "label": "Ms"}],
-        },
-        headers=h,
-        timeout=5,
-    ).raise_for_status()
-    for name, kind in (("BIRTHDAY", "date"), ("NEWSLETTER", "boolean"), ("SCORE", "float")):
-        requests.post(
-            f"{base}/contacts/attributes/normal/{name}", json={"type": kind}, headers=h, timeout=5
-        ).raise_for_status()
-    folder = requests.post(
-        f"{base}/contacts/folders", json={"name": "F"}, headers=h, timeout=5
-    ).json()["id"]
-    lists = [
-        requests.post(
-            f"{base}/contacts/lists",
-            json={"name": f"L{i}", "folderId": folder},
-            headers=h,
-            timeout=5,
-        ).json()["id"]
-        for i in range(2)
-    ]
+    create_attributes(sb)
+    lists = create_lists(sb, 2)
     for email, first, bday, gender, news, score, idx in PEOPLE:
         body = {
             "email": email,
