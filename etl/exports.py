@@ -18,9 +18,10 @@ Merging (:func:`merge_exports`):
 
 * one source (one export, in one file or several ``skipFilesMerge`` parts): a Brevo export lists
   each contact once, so the files stream straight through, one output stream per file (written in
-  parallel), with no global grouping. The identifiers met are kept (in memory up to
-  ``KEY_MEMORY_BYTES``, else spilled and counted by DuckDB under ``KEY_CHECK_MEMORY_LIMIT``) to
-  prove that; should an export ever repeat a contact, :meth:`MergeResult.finish` raises
+  parallel), with no global grouping. 64-bit fingerprints of the identifiers met are kept (in
+  memory up to ``KEY_MEMORY_BYTES``, else spilled and counted by DuckDB under
+  ``KEY_CHECK_MEMORY_LIMIT``) to prove that; should an export ever repeat a contact (or two
+  fingerprints collide), :meth:`MergeResult.finish` raises
   :class:`DuplicateIdentifiers` and :meth:`MergeResult.regroup` redoes the merge the grouping way
   (``etl.parquet.write_partition`` does both, so the repeat never becomes visible).
 * several sources: typed rows are staged as Parquet in ``work_dir`` (files in parallel), DuckDB
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -75,10 +77,10 @@ LIST_IDS_COLUMN = "_listIds"
 CHANNEL_COLUMNS: tuple[str, ...] = ("_SUBSCRIBED", "_BLOCKLISTED")
 # pyarrow parses mid-sized blocks fastest (measured: 1-4 MiB beat 16+ MiB by 1.5-2x).
 MAX_BLOCK_BYTES = 4 << 20
-KEY_MEMORY_BYTES = 128 << 20  # about four million e-mail addresses
+KEY_MEMORY_BYTES = 128 << 20  # 16 million 8-byte key fingerprints
 KEY_CHECK_MEMORY_LIMIT = "256MB"  # DuckDB's cap when the spilled keys are counted
 ORDINAL_FILE_SHIFT = 40  # up to 2**40 rows per file, 2**23 files
-_KEY_SCHEMA = pa.schema([pa.field("k", pa.string())])
+_KEY_SCHEMA = pa.schema([pa.field("k", pa.uint64())])
 DATE_FORMATS: tuple[str, ...] = ("dd-mm-yyyy", "mm-dd-yyyy", "yyyy-mm-dd")
 
 _TRUE = ("true", "yes", "y", "1", "t", "oui", "vrai")
@@ -800,6 +802,7 @@ class MergeResult:
     notes: list[str] = field(default_factory=list)
     max_modified: datetime | None = None
     complete: bool = False
+    folded_rows: int = 0  # rows folded into another row of the same contact (grouped merges)
     _finish: Callable[[], None] | None = None
     _regroup: Callable[[], MergeResult] | None = None
     _cleanup: Callable[[], None] | None = None
@@ -935,28 +938,52 @@ def _filtered(
 
 
 class _KeyLog:
-    """Identifiers met by the streams of a single-source merge, to prove each is met once.
+    """Fingerprints of the identifiers met by a single-source merge, to prove each is met once.
 
-    Keys stay in memory up to ``KEY_MEMORY_BYTES`` (about four million e-mail addresses), then
-    everything spills to a Parquet file that DuckDB counts with bounded memory.
+    Each stream thread hashes its batch's keys to 64-bit fingerprints (DuckDB's ``hash``, one
+    connection per thread), so the check at the end only sorts integers: about 10x cheaper than
+    hashing a million strings into one global table after the writers are done. Distinct
+    fingerprints prove distinct keys; equal ones (a real repeat, or a one-in-2**64 collision) send
+    the merge to :meth:`MergeResult.regroup`, which groups the real keys exactly.
+
+    Fingerprints stay in memory up to ``KEY_MEMORY_BYTES`` (16 million contacts), then everything
+    spills to a Parquet file that DuckDB counts with bounded memory.
     """
 
     def __init__(self, spill_dir: Path, memory_limit: str) -> None:
         self.lock = threading.Lock()
-        self.chunks: list[pa.Array] = []
+        self.chunks: list[np.ndarray] = []
         self.nbytes = 0
         self.spill_dir = spill_dir
         self.memory_limit = memory_limit
         self.writer: pq.ParquetWriter | None = None
+        self._local = threading.local()
+        self._database: Any = None
+        self._cursors: list[Any] = []
+
+    def _fingerprints(self, keys: pa.Array) -> np.ndarray:
+        """Sorted 64-bit hashes of ``keys`` (sorted here, in the stream's thread)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self.lock:
+                if self._database is None:
+                    self._database = duckdb.connect(config={"threads": 1})
+                cursor = self._database.cursor()
+                self._cursors.append(cursor)
+            self._local.cursor = cursor
+        batch = pa.table({"k": keys})  # noqa: F841 - DuckDB reads it by name
+        hashed = cursor.sql("SELECT hash(k) FROM batch").to_arrow_table().column(0)
+        return np.sort(np.asarray(hashed.to_numpy(), dtype=np.uint64))
 
     def add(self, keys: pa.Array) -> None:
         keys = pc.drop_null(keys)
         if not len(keys):
             return
+        fingerprints = self._fingerprints(keys)
         with self.lock:
-            if self.writer is None and self.nbytes + keys.nbytes <= KEY_MEMORY_BYTES:
-                self.chunks.append(keys)
-                self.nbytes += keys.nbytes
+            if self.writer is None and self.nbytes + fingerprints.nbytes <= KEY_MEMORY_BYTES:
+                self.chunks.append(fingerprints)
+                self.nbytes += fingerprints.nbytes
                 return
             if self.writer is None:
                 self.spill_dir.mkdir(parents=True, exist_ok=True)
@@ -966,16 +993,17 @@ class _KeyLog:
                 for chunk in self.chunks:
                     self.writer.write_batch(pa.record_batch([chunk], schema=_KEY_SCHEMA))
                 self.chunks, self.nbytes = [], 0
-            self.writer.write_batch(pa.record_batch([keys], schema=_KEY_SCHEMA))
+            self.writer.write_batch(pa.record_batch([fingerprints], schema=_KEY_SCHEMA))
 
     def duplicates(self) -> int:
-        """How many keys were met more than once."""
+        """How many fingerprints were met more than once (0 proves every key distinct)."""
+        self._close_connections()
         if self.writer is None:
             if not self.chunks:
                 return 0
-            keys = pa.chunked_array(self.chunks, pa.string())
-            # unique() hashes in one pass; count_distinct was 2-4x slower on 1M keys.
-            return len(keys) - len(pc.unique(keys))
+            # Each chunk is sorted: a stable sort of their concatenation is a cheap merge.
+            ordered = np.sort(np.concatenate(self.chunks), kind="stable")
+            return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
         self.writer.close()
         self.writer = None
         con = _duckdb_connect(self.spill_dir / "count.duckdb", self.memory_limit)
@@ -990,7 +1018,17 @@ class _KeyLog:
             con.close()
         return int(rows[0][0])
 
+    def _close_connections(self) -> None:
+        with self.lock:
+            handles = [*self._cursors, self._database]
+            self._cursors, self._database = [], None
+        for handle in handles:
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+
     def close(self) -> None:
+        self._close_connections()
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 self.writer.close()
@@ -1064,9 +1102,13 @@ def _stream_merge(
             modified_since=modified_since,
             memory_limit=memory_limit,
         )
-        grouped.notes.append(
-            f"export {files[0].source} repeated some contacts; they were folded into one row each"
-        )
+        if grouped.folded_rows:
+            grouped.notes.append(
+                f"export {files[0].source} repeated some contacts ({grouped.folded_rows} extra "
+                "row(s)); they were folded into one row each"
+            )
+        else:
+            logger.info("two identifier fingerprints collided; the grouped merge found no repeat")
         return grouped
 
     result._finish = finish
@@ -1076,8 +1118,6 @@ def _stream_merge(
 
 
 def _duckdb_connect(db_path: Path, memory_limit: str) -> Any:
-    import duckdb
-
     con = duckdb.connect(str(db_path))
     spill = db_path.with_suffix(".spill")
     con.execute(f"SET temp_directory = '{_sql_text(str(spill))}'")
@@ -1276,6 +1316,7 @@ def _duckdb_merge(
         streams=streams,
         rows_per_source=dict(tracker.rows_read),
         merged_rows=total - int(repeated) + int(groups),
+        folded_rows=int(repeated) - int(groups),
         strategy="duckdb",
         layout=layout,
         complete=True,

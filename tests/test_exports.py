@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
+import etl.exports
 from etl.brevo.models import Attribute, EnumValue
 from etl.errors import InputError
 from etl.exports import (
@@ -482,3 +485,28 @@ def test_folding_many_overlapping_contacts_across_batches(tmp_path: Path) -> Non
         )
         assert row["_sources"] == sources
     result.close()
+
+
+def test_colliding_fingerprints_regroup_without_losing_or_folding_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every key gets the same 64-bit fingerprint: the check cannot tell a repeat from a
+    # collision, so the merge regroups on the real keys, which folds nothing.
+    monkeypatch.setattr(
+        etl.exports._KeyLog, "_fingerprints", lambda self, keys: np.zeros(len(keys), np.uint64)
+    )
+    rows = [_contact("a@x.io", "[2]"), _contact("b@x.io", "[3]"), _contact("c@x.io", "[4]")]
+    path = write_export(tmp_path / "e.csv", HEADER, rows)
+    result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
+    written = write_partition(
+        result,
+        result.schema,
+        out=str(tmp_path / "out"),
+        export_date=date(2026, 11, 23),
+        metadata={},
+        run_id="r1",
+    )
+    assert written.rows == 3
+    manifest = json.loads(Path(written.manifest_path).read_text())
+    assert manifest["merged_rows"] == 3
+    assert not any("repeated" in note for note in manifest["notes"])

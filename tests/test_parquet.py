@@ -272,7 +272,7 @@ def test_single_source_duplicate_check_spills_to_disk(
     repeated = publish(merged(tmp_path, [*rows, rows[0]], "dup.csv"), tmp_path / "d")
     assert repeated.rows == 4
     manifest = json.loads(Path(repeated.manifest_path).read_text())
-    assert any("repeated some contacts" in note for note in manifest["notes"])
+    assert any("repeated some contacts (1 extra row(s))" in note for note in manifest["notes"])
 
 
 def test_high_water_mark_round_trip(tmp_path: Path) -> None:
