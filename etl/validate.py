@@ -124,6 +124,10 @@ class ContactValidator:
             if column not in self.validated_columns:
                 self.validated_columns.append(column)
 
+        def blank_or(regex: str) -> str:
+            # A blank value is "not set" (Brevo leaves the attribute alone), never unexpected.
+            return f"^$|{regex}"
+
         if IDENTIFIER in self.columns:
             expect(gxe.ExpectColumnValuesToNotBeNull(column=IDENTIFIER), IDENTIFIER)
             expect(gxe.ExpectColumnValuesToBeUnique(column=IDENTIFIER), IDENTIFIER)
@@ -133,33 +137,41 @@ class ContactValidator:
             spec = spec_for(column, specs)
             if column == EMAIL:
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=EMAIL_PATTERN), column
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column=column, regex=blank_or(EMAIL_PATTERN)
+                    ),
+                    column,
                 )
             elif column in PHONE_ATTRIBUTES:
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=E164_PATTERN), column
+                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(E164_PATTERN)),
+                    column,
                 )
             elif spec.kind == "date":
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=DATE_PATTERN), column
+                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(DATE_PATTERN)),
+                    column,
                 )
             elif spec.kind == "float":
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=FLOAT_PATTERN), column
+                    gxe.ExpectColumnValuesToMatchRegex(
+                        column=column, regex=blank_or(FLOAT_PATTERN)
+                    ),
+                    column,
                 )
             elif spec.kind == "boolean":
                 expect(
-                    gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(BOOLEAN_VALUES)),
+                    gxe.ExpectColumnValuesToBeInSet(column=column, value_set=["", *BOOLEAN_VALUES]),
                     column,
                 )
             elif spec.kind == "category" and spec.enumeration:
-                values = sorted({str(v) for v in spec.enumeration.values()})
+                values = sorted({"", *(str(v) for v in spec.enumeration.values())})
                 expect(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values), column)
             elif spec.kind == "multiple-choice" and spec.options:
                 option = "|".join(re.escape(o) for o in spec.options)
                 expect(
                     gxe.ExpectColumnValuesToMatchRegex(
-                        column=column, regex=f"^(?:{option})(?:,(?:{option}))*$"
+                        column=column, regex=blank_or(f"^(?:{option})(?:,(?:{option}))*$")
                     ),
                     column,
                 )
@@ -179,10 +191,17 @@ class ContactValidator:
         rows = len(contacts)
         if not self.expectations:
             return ValidationReport(True, 0, 0, (), rows)
+        # Blank values stay "" and every expectation accepts "", rather than turning them into
+        # nulls that GX counts as missing: GX drops the null rows of the *whole frame* before
+        # each expectation, which copied every column ~30 times a batch (a third of the time
+        # GX took). Only a blank identifier becomes null, for its not-null expectation.
         frame = pd.DataFrame(
             {
-                # GX counts nulls as "missing", not "unexpected": that is what "" means here.
-                column: contacts[column].mask(contacts[column] == "")
+                column: (
+                    contacts[column].mask(contacts[column] == "")
+                    if column == IDENTIFIER
+                    else contacts[column]
+                )
                 for column in self.validated_columns
                 if column in contacts.columns
             },
@@ -190,7 +209,7 @@ class ContactValidator:
         )
         missing = [c for c in self.validated_columns if c not in contacts.columns]
         for column in missing:
-            frame[column] = pd.Series([None] * rows, dtype=object)
+            frame[column] = pd.Series([None if column == IDENTIFIER else ""] * rows, dtype=object)
         batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(
             self._suite,
