@@ -19,10 +19,12 @@ import csv
 import json
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.normalise import ATTRIBUTE, LINE, MESSAGE, RAW, REASON, REJECT_META, VALUE
 
@@ -63,70 +65,74 @@ class RejectsWriter:
         """Write rejected rows (``NormalisedBatch.rejected`` or ``ChunkBuilder.pop_rejected()``).
 
         Columns other than ``_line``, ``reason``, ``message`` and ``raw`` are original values.
-        Vectorised: a batch of bad input can hold a great many rejected rows.
+        Vectorised (Arrow kernels, no per-row Python): a batch of bad input can hold a great
+        many rejected rows.
         """
         if rejected is None or len(rejected) == 0:
             return
         frame = rejected.reset_index(drop=True)
-        originals = [c for c in frame.columns if c not in REJECT_META]
         n = len(frame)
-        lines = _int_column(frame, LINE)
-        reasons = _text_series(frame, REASON)
-        messages = _neutralised(_text_series(frame, MESSAGE))
-        raws = _text_series(frame, RAW)
+        reasons = _text(frame, REASON)
+        raws = _text(frame, RAW)
+        # Keyed by source header; a later column of the same name wins, as in a dict.
+        originals = {_source_name(c): c for c in frame.columns if c not in REJECT_META}
         if originals:
-            values = pd.DataFrame(
-                {_source_name(c): _text_series(frame, c) for c in originals}, dtype=object
-            )
-            # One C-level JSON encoding for the batch; JSON escapes newlines inside values,
-            # so splitting on "\n" gives one object per row.
-            encoded = values.to_json(orient="records", lines=True, force_ascii=False)
-            original = pd.Series(encoded.split("\n")[:n], dtype=object)
-            empty = (values == "").all(axis=1)
-            original[(raws != "") & empty] = ""
+            values = {name: _text(frame, column) for name, column in originals.items()}
+            original = _json_objects(values)
+            # A row that could not be split into fields has only its raw text.
+            blank = np.ones(n, dtype=bool)
+            for column in values.values():
+                blank &= _np_bool(pc.equal(column, ""))
+            raw_only = blank & ~_np_bool(pc.equal(raws, ""))
+            if raw_only.any():
+                original = pc.if_else(pa.array(raw_only), "", original)
         else:
-            original = pd.Series([""] * n, dtype=object)
-        self._writer.writerows(
-            zip(
-                [neutralise(source_file)] * n,
-                lines,
-                [REJECTED] * n,
+            original = _repeat("", n)
+        self._write_rows(
+            [
+                _repeat(neutralise(source_file), n),
+                _line_text(frame),
+                _repeat(REJECTED, n),
                 _neutralised(reasons),
-                messages,
+                _neutralised(_text(frame, MESSAGE)),
                 original,
                 _neutralised(raws),
-                strict=True,
-            )
+            ]
         )
-        self._file.flush()
-        for reason, count in reasons.value_counts().items():
-            self.by_reason[str(reason)] = self.by_reason.get(str(reason), 0) + int(count)
+        for reason, count in zip(*_value_counts(reasons), strict=True):
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + count
         self.count += n
 
     def write_dropped(self, source_file: str, dropped: pd.DataFrame) -> None:
         """Write the values ``--drop-invalid-values`` removed (``NormalisedBatch.dropped``)."""
         if dropped is None or len(dropped) == 0:
             return
-        lines = _int_column(dropped, LINE)
-        attributes = _text_column(dropped, ATTRIBUTE)
-        values = _text_column(dropped, VALUE)
-        reasons = _text_column(dropped, REASON)
-        source = neutralise(source_file)
-        rows = [
-            (
-                source,
-                lines[i],
-                DROPPED,
-                neutralise(reasons[i]),
-                neutralise(f"{attributes[i]} value dropped; the contact was sent without it"),
-                json.dumps({attributes[i]: values[i]}, ensure_ascii=False),
-                "",
-            )
-            for i in range(len(dropped))
-        ]
-        self._writer.writerows(rows)
+        frame = dropped.reset_index(drop=True)
+        n = len(frame)
+        attributes = _text(frame, ATTRIBUTE)
+        self._write_rows(
+            [
+                _repeat(neutralise(source_file), n),
+                _line_text(frame),
+                _repeat(DROPPED, n),
+                _neutralised(_text(frame, REASON)),
+                _neutralised(
+                    pc.binary_join_element_wise(
+                        attributes, " value dropped; the contact was sent without it", ""
+                    )
+                ),
+                _json_pairs(attributes, _text(frame, VALUE)),
+                _repeat("", n),
+            ]
+        )
+        self.dropped_count += n
+
+    def _write_rows(self, fields: list[pa.Array]) -> None:
+        """One CSV record per row, quoted as ``csv.QUOTE_MINIMAL`` does; flushed."""
+        lines = pc.binary_join_element_wise(*(_csv_field(f) for f in fields), ",")
+        self._file.write("\r\n".join(lines.to_pylist()))
+        self._file.write("\r\n")
         self._file.flush()
-        self.dropped_count += len(rows)
 
     def close(self) -> None:
         """Flush and close the file (idempotent)."""
@@ -165,29 +171,103 @@ def _source_name(column: str) -> str:
     return column
 
 
-def _text_series(frame: pd.DataFrame, column: str) -> pd.Series:
-    """A column as plain Python strings ("" for missing), in an object Series."""
+# RE2 syntax; the same characters as _FORMULA_START.
+_FORMULA_PATTERN = r"^[=+\-@\t\r\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
+_CSV_SPECIAL = '[,"\r\n]'
+_JSON_SPECIAL = '[\\\\"\n\r\t]'
+# Control characters JSON escapes as \\u00XX: rare, so their rows go through json.dumps.
+_JSON_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, type=pa.string()), n)
+
+
+def _text(frame: pd.DataFrame, column: str) -> pa.Array:
+    """A column as Arrow strings, "" for missing (values that are not text go through str)."""
     if column not in frame.columns:
-        return pd.Series([""] * len(frame), dtype=object)
-    return pd.Series(_text_column(frame, column), dtype=object)
-
-
-def _neutralised(values: pd.Series) -> pd.Series:
-    text = values.astype(str)
-    risky = text.str.startswith(_FORMULA_START)
-    if not risky.any():
-        return text
-    return text.where(~risky, "'" + text)
-
-
-def _text_column(frame: pd.DataFrame, column: str) -> list[str]:
-    if column not in frame.columns:
-        return [""] * len(frame)
+        return _repeat("", len(frame))
     series = frame[column]
-    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in series]
+    try:
+        arr = pa.array(series, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(
+            [
+                None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                for v in series
+            ],
+            type=pa.string(),
+        )
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return pc.fill_null(arr, "")
 
 
-def _int_column(frame: pd.DataFrame, column: str) -> list[int | str]:
-    if column not in frame.columns:
-        return [""] * len(frame)
-    return [int(v) if pd.notna(v) else "" for v in frame[column]]
+def _line_text(frame: pd.DataFrame) -> pa.Array:
+    if LINE not in frame.columns:
+        return _repeat("", len(frame))
+    numbers = pa.array(pd.to_numeric(frame[LINE], errors="coerce"), from_pandas=True)
+    if pa.types.is_floating(numbers.type):
+        numbers = pc.cast(numbers, pa.int64())
+    return pc.fill_null(pc.cast(numbers, pa.string()), "")
+
+
+def _np_bool(mask: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _neutralised(values: pa.Array) -> pa.Array:
+    risky = pc.match_substring_regex(values, _FORMULA_PATTERN)
+    if not pc.any(risky).as_py():
+        return values
+    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+
+
+def _csv_field(values: pa.Array) -> pa.Array:
+    special = pc.match_substring_regex(values, _CSV_SPECIAL)
+    if not pc.any(special).as_py():
+        return values
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
+    return pc.if_else(special, quoted, values)
+
+
+def _json_string(values: pa.Array) -> pa.Array:
+    """Each value as a JSON string literal (quotes included), non-ASCII kept as is."""
+    escaped = values
+    if pc.any(pc.match_substring_regex(values, _JSON_SPECIAL)).as_py():
+        for char, replacement in (
+            ("\\", "\\\\"),
+            ('"', '\\"'),
+            ("\n", "\\n"),
+            ("\r", "\\r"),
+            ("\t", "\\t"),
+        ):
+            escaped = pc.replace_substring(escaped, char, replacement)
+    literal = pc.binary_join_element_wise('"', escaped, '"', "")
+    control = pc.match_substring_regex(values, _JSON_CONTROL)
+    if pc.any(control).as_py():
+        rows = np.flatnonzero(_np_bool(control))
+        fixed = [json.dumps(v, ensure_ascii=False) for v in values.take(pa.array(rows)).to_pylist()]
+        literal = pc.replace_with_mask(literal, control, pa.array(fixed, type=pa.string()))
+    return literal
+
+
+def _json_objects(columns: dict[str, pa.Array]) -> pa.Array:
+    """Per row, a JSON object of the columns' values (keys in the given order)."""
+    pieces: list[Any] = []
+    for i, (name, values) in enumerate(columns.items()):
+        key = json.dumps(name, ensure_ascii=False)
+        pieces.append(("{" if i == 0 else ",") + key + ":")
+        pieces.append(_json_string(values))
+    pieces.append("}")
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def _json_pairs(keys: pa.Array, values: pa.Array) -> pa.Array:
+    """Per row, ``{key: value}``."""
+    return pc.binary_join_element_wise("{", _json_string(keys), ":", _json_string(values), "}", "")
+
+
+def _value_counts(values: pa.Array) -> tuple[list[str], list[int]]:
+    counts = pc.value_counts(values)
+    return counts.field("values").to_pylist(), counts.field("counts").to_pylist()
