@@ -51,7 +51,24 @@ def _lit(text: str) -> pa.Scalar:
     return pa.scalar(text, type=pa.large_string())
 
 
+def _may_need_quotes(values: pa.Array) -> bool:
+    """Whether any byte of the column's data is one that forces quotes (a cheap pre-check).
+
+    Scanning the raw UTF-8 buffer with memchr is ~50x faster than the per-value regex, and
+    most columns (e-mails, phone numbers, dates) never hold these bytes. ASCII ``;"\\r\\n``
+    never occur inside a multi-byte UTF-8 sequence; bytes outside a sliced array's range can
+    only make the check say "maybe".
+    """
+    data = values.buffers()[2]
+    if data is None:
+        return False
+    raw = data.to_pybytes()
+    return any(c in raw for c in (b";", b'"', b"\r", b"\n"))
+
+
 def _quote_column(values: pa.Array) -> pa.Array:
+    if not _may_need_quotes(values):
+        return values
     needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
     if not pc.any(needs).as_py():
         return values
@@ -122,8 +139,10 @@ class ChunkBuilder:
                 f"({self._header_bytes} bytes) and a row"
             )
         self.chunk_bytes = chunk_bytes
-        self._lines: list[str] = []
-        self._line_numbers: list[int] = []
+        # Pending rows: pieces of UTF-8 (whole lines, each ending in "\n") and their numbers.
+        self._pieces: list[pa.Buffer] = []
+        self._numbers: list[np.ndarray] = []
+        self._pending = 0
         self._size = self._header_bytes  # bytes of header + "\n" + line for each pending line
         self._rejected: list[pd.DataFrame] = []
         self.rows_added = 0
@@ -131,21 +150,28 @@ class ChunkBuilder:
     @property
     def pending_rows(self) -> int:
         """Rows waiting for the next chunk."""
-        return len(self._lines)
+        return self._pending
 
     def add(self, contacts: pd.DataFrame) -> list[Chunk]:
         """Add rows; return the chunks completed so far (the last one stays open)."""
         if len(contacts) == 0:
             return []
-        lines = serialise_lines(contacts, self.columns)
-        sizes = pc.binary_length(lines).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-        texts = lines.to_pylist()
-        numbers = (
-            contacts[LINE].to_numpy(dtype=np.int64).tolist()
-            if LINE in contacts.columns
-            else [0] * len(texts)
+        # Each line with its "\n": a chunk's rows are then one contiguous slice of the data.
+        lines = pc.binary_join_element_wise(
+            serialise_lines(contacts, self.columns), _lit("\n"), _lit("")
         )
-        self.rows_added += len(texts)
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+            lines.offset : lines.offset + len(lines) + 1
+        ]
+        data = lines.buffers()[2]
+        sizes = np.diff(offsets)
+        numbers = (
+            contacts[LINE].to_numpy(dtype=np.int64)
+            if LINE in contacts.columns
+            else np.zeros(len(lines), dtype=np.int64)
+        )
+        n = len(lines)
+        self.rows_added += n
         too_large = np.flatnonzero(self._header_bytes + sizes > self.chunk_bytes)
         if len(too_large):
             self._set_aside(contacts, too_large, sizes)
@@ -154,7 +180,6 @@ class ChunkBuilder:
         cum = np.cumsum(sizes)
         start = 0
         skip = set(too_large.tolist())
-        n = len(texts)
         while start < n:
             if start in skip:
                 start += 1
@@ -169,8 +194,10 @@ class ChunkBuilder:
             if stop <= start:  # the next row does not fit: close the open chunk
                 chunks.append(self._close())
                 continue
-            self._lines.extend(texts[start:stop])
-            self._line_numbers.extend(numbers[start:stop])
+            low, high = int(offsets[start]), int(offsets[stop])
+            self._pieces.append(data.slice(low, high - low))
+            self._numbers.append(numbers[start:stop])
+            self._pending += stop - start
             self._size += int(cum[stop - 1] - base)
             start = stop
             if start < n and start not in skip:
@@ -179,7 +206,7 @@ class ChunkBuilder:
 
     def flush(self) -> Chunk | None:
         """The last, partly filled chunk (None when nothing is pending)."""
-        if not self._lines:
+        if not self._pending:
             return None
         return self._close()
 
@@ -220,17 +247,20 @@ class ChunkBuilder:
         self._rejected.append(pd.concat([meta, values], axis=1))
 
     def _close(self) -> Chunk:
-        body = "\n".join([self.header, *self._lines])
-        data = body.encode("utf-8")
+        rows = b"".join(piece.to_pybytes() for piece in self._pieces)
+        data = self.header.encode("utf-8")
+        if rows:
+            data += b"\n" + rows[:-1]  # no "\n" after the last row
         chunk = Chunk(
-            body=body,
-            rows=len(self._lines),
+            body=data.decode("utf-8"),
+            rows=self._pending,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
             columns=self.columns,
-            lines=tuple(self._line_numbers),
+            lines=tuple(np.concatenate(self._numbers).tolist()),
         )
-        self._lines = []
-        self._line_numbers = []
+        self._pieces = []
+        self._numbers = []
+        self._pending = 0
         self._size = self._header_bytes
         return chunk

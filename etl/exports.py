@@ -18,10 +18,10 @@ Merging (:func:`merge_exports`):
 
 * one source (one export, in one file or several ``skipFilesMerge`` parts): a Brevo export lists
   each contact once, so the files stream straight through, one output stream per file (written in
-  parallel), with no global grouping. 64-bit fingerprints of the identifiers met are kept (in
-  memory up to ``KEY_MEMORY_BYTES``, else spilled and counted by DuckDB under
-  ``KEY_CHECK_MEMORY_LIMIT``) to prove that; should an export ever repeat a contact (or two
-  fingerprints collide), :meth:`MergeResult.finish` raises
+  parallel), with no global grouping. The identifiers met are kept (in memory up to
+  ``KEY_MEMORY_BYTES``, else spilled; quick 64-bit fingerprints of them decide the usual case,
+  the keys are counted by DuckDB under ``KEY_CHECK_MEMORY_LIMIT`` when two fingerprints are
+  equal) to prove that; should an export ever repeat a contact, :meth:`MergeResult.finish` raises
   :class:`DuplicateIdentifiers` and :meth:`MergeResult.regroup` redoes the merge the grouping way
   (``etl.parquet.write_partition`` does both, so the repeat never becomes visible).
 * several sources: typed rows are staged as Parquet in ``work_dir`` (files in parallel), DuckDB
@@ -61,6 +61,7 @@ import pyarrow.parquet as pq
 
 from etl.brevo.models import Attribute
 from etl.errors import InputError
+from etl.fingerprints import quick_fingerprints
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +78,10 @@ LIST_IDS_COLUMN = "_listIds"
 CHANNEL_COLUMNS: tuple[str, ...] = ("_SUBSCRIBED", "_BLOCKLISTED")
 # pyarrow parses mid-sized blocks fastest (measured: 1-4 MiB beat 16+ MiB by 1.5-2x).
 MAX_BLOCK_BYTES = 4 << 20
-KEY_MEMORY_BYTES = 128 << 20  # 16 million 8-byte key fingerprints
+KEY_MEMORY_BYTES = 128 << 20  # about four million e-mail addresses
 KEY_CHECK_MEMORY_LIMIT = "256MB"  # DuckDB's cap when the spilled keys are counted
 ORDINAL_FILE_SHIFT = 40  # up to 2**40 rows per file, 2**23 files
-_KEY_SCHEMA = pa.schema([pa.field("k", pa.uint64())])
+_KEY_SCHEMA = pa.schema([pa.field("k", pa.string())])
 DATE_FORMATS: tuple[str, ...] = ("dd-mm-yyyy", "mm-dd-yyyy", "yyyy-mm-dd")
 
 _TRUE = ("true", "yes", "y", "1", "t", "oui", "vrai")
@@ -938,42 +939,31 @@ def _filtered(
 
 
 class _KeyLog:
-    """Fingerprints of the identifiers met by a single-source merge, to prove each is met once.
+    """The identifiers met by a single-source merge, to prove each is met once.
 
-    Each stream thread hashes its batch's keys to 64-bit fingerprints (DuckDB's ``hash``, one
-    connection per thread), so the check at the end only sorts integers: about 10x cheaper than
-    hashing a million strings into one global table after the writers are done. Distinct
-    fingerprints prove distinct keys; equal ones (a real repeat, or a one-in-2**64 collision) send
-    the merge to :meth:`MergeResult.regroup`, which groups the real keys exactly.
+    Each stream thread also takes quick 64-bit fingerprints of its batch's keys
+    (:func:`etl.fingerprints.quick_fingerprints`, GIL released), so the usual proof at the end
+    only sorts integers: distinct fingerprints prove distinct keys, several times cheaper than
+    hashing a million strings into one table after the writers are done. Only when two
+    fingerprints are equal (a real repeat, or a collision: the quick hash is not
+    collision-resistant) are the keys themselves counted, exactly, by DuckDB.
 
-    Fingerprints stay in memory up to ``KEY_MEMORY_BYTES`` (16 million contacts), then everything
-    spills to a Parquet file that DuckDB counts with bounded memory.
+    Keys stay in memory up to ``KEY_MEMORY_BYTES`` (about four million e-mail addresses), then
+    spill to a Parquet file that DuckDB counts with bounded memory; fingerprints (8 bytes a key)
+    stay in memory.
     """
 
     def __init__(self, spill_dir: Path, memory_limit: str) -> None:
         self.lock = threading.Lock()
-        self.chunks: list[np.ndarray] = []
+        self.fingerprints: list[np.ndarray] = []
+        self.chunks: list[pa.Array] = []
         self.nbytes = 0
         self.spill_dir = spill_dir
         self.memory_limit = memory_limit
         self.writer: pq.ParquetWriter | None = None
-        self._local = threading.local()
-        self._database: Any = None
-        self._cursors: list[Any] = []
 
     def _fingerprints(self, keys: pa.Array) -> np.ndarray:
-        """64-bit hashes of ``keys``."""
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            with self.lock:
-                if self._database is None:
-                    self._database = duckdb.connect(config={"threads": 1})
-                cursor = self._database.cursor()
-                self._cursors.append(cursor)
-            self._local.cursor = cursor
-        batch = pa.table({"k": keys})  # noqa: F841 - DuckDB reads it by name
-        hashed = cursor.execute("SELECT hash(k) AS h FROM batch").fetchnumpy()["h"]
-        return np.asarray(hashed, dtype=np.uint64)
+        return quick_fingerprints(keys)
 
     def add(self, keys: pa.Array) -> None:
         keys = pc.drop_null(keys)
@@ -981,9 +971,10 @@ class _KeyLog:
             return
         fingerprints = self._fingerprints(keys)
         with self.lock:
-            if self.writer is None and self.nbytes + fingerprints.nbytes <= KEY_MEMORY_BYTES:
-                self.chunks.append(fingerprints)
-                self.nbytes += fingerprints.nbytes
+            self.fingerprints.append(fingerprints)
+            if self.writer is None and self.nbytes + keys.nbytes <= KEY_MEMORY_BYTES:
+                self.chunks.append(keys)
+                self.nbytes += keys.nbytes
                 return
             if self.writer is None:
                 self.spill_dir.mkdir(parents=True, exist_ok=True)
@@ -993,45 +984,42 @@ class _KeyLog:
                 for chunk in self.chunks:
                     self.writer.write_batch(pa.record_batch([chunk], schema=_KEY_SCHEMA))
                 self.chunks, self.nbytes = [], 0
-            self.writer.write_batch(pa.record_batch([fingerprints], schema=_KEY_SCHEMA))
+            self.writer.write_batch(pa.record_batch([keys], schema=_KEY_SCHEMA))
 
     def duplicates(self) -> int:
-        """How many fingerprints were met more than once (0 proves every key distinct)."""
-        self._close_connections()
-        if self.writer is None:
-            if not self.chunks:
-                return 0
-            return _repeated_values(np.concatenate(self.chunks))
-        self.writer.close()
-        self.writer = None
+        """How many keys were met more than once."""
+        if not self.fingerprints:
+            return 0
+        if not _repeated_values(np.concatenate(self.fingerprints)):
+            return 0
+        # Equal fingerprints: count the keys themselves (GROUP BY spills to disk under
+        # memory_limit; COUNT(DISTINCT) may not).
+        count = (
+            "SELECT coalesce(sum(n - 1), 0) FROM "
+            "(SELECT count(*) AS n FROM {} GROUP BY k HAVING count(*) > 1)"
+        )
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
         con = _duckdb_connect(self.spill_dir / "count.duckdb", self.memory_limit)
         try:
-            path = _sql_text(str(self.spill_dir / "keys.parquet"))
-            # GROUP BY spills to disk under memory_limit; COUNT(DISTINCT) may not.
-            rows = con.execute(
-                f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM read_parquet("
-                f"'{path}') GROUP BY k HAVING count(*) > 1)"
-            ).fetchall()
+            if self.writer is None:
+                keys = pa.table({"k": pa.chunked_array(self.chunks, pa.string())})  # noqa: F841
+                rows = con.execute(count.format("keys")).fetchall()
+            else:
+                self.writer.close()
+                self.writer = None
+                path = _sql_text(str(self.spill_dir / "keys.parquet"))
+                rows = con.execute(count.format(f"read_parquet('{path}')")).fetchall()
         finally:
             con.close()
         return int(rows[0][0])
 
-    def _close_connections(self) -> None:
-        with self.lock:
-            handles = [*self._cursors, self._database]
-            self._cursors, self._database = [], None
-        for handle in handles:
-            if handle is not None:
-                with contextlib.suppress(Exception):
-                    handle.close()
-
     def close(self) -> None:
-        self._close_connections()
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 self.writer.close()
             self.writer = None
         self.chunks = []
+        self.fingerprints = []
         shutil.rmtree(self.spill_dir, ignore_errors=True)
 
 

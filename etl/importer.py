@@ -48,6 +48,7 @@ from etl.brevo.errors import (
 from etl.brevo.models import Attribute, ImportRequest, Process
 from etl.csv_io import CsvFormat, arrow_strings, iter_csv_batches, sniff_csv
 from etl.errors import InputError
+from etl.fingerprints import siphash64
 from etl.ledger import DEFAULT_STATE_DIR, Ledger
 from etl.mapping import ColumnMapping, load_mapping_file, map_columns
 from etl.normalise import (
@@ -263,7 +264,7 @@ class PreparedImport:
 
 
 def _hash_identifiers(values: pd.Series) -> np.ndarray:
-    return pd.util.hash_pandas_object(values.astype(str), index=False).to_numpy(dtype=np.uint64)
+    return siphash64(arrow_strings(values))
 
 
 def _spill_table(contacts: pd.DataFrame, raw: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
