@@ -205,10 +205,10 @@ def contacts_file(data_dir: Path, rows: int) -> Path:
 
 def export_parts(data_dir: Path, rows: int) -> list[Path]:
     """Four Brevo-style export parts (UTC dates) holding ``rows`` contacts in all."""
-    out = data_dir / f"export-{rows}"
+    out = data_dir / f"export-v2-{rows}"
     if not out.exists():
         log(f"generating {rows} exported contacts in 4 parts -> {out.name}/")
-        partial = data_dir / f"export-{rows}.partial"
+        partial = data_dir / f"export-v2-{rows}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         write_export_parts(partial, rows, parts=4, utc=True)
         partial.replace(out)

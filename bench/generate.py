@@ -152,31 +152,46 @@ def write_contacts_csv(
     return path
 
 
+def _stamps(seconds: np.ndarray, *, utc: bool) -> np.ndarray:
+    """Epoch seconds as Brevo writes them: ISO UTC with milliseconds, or dd-mm-yyyy HH:MM:SS."""
+    iso = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")  # 2025-02-02T10:00:00
+    if utc:
+        return np.char.add(iso, ".000Z")
+    day = np.char.add(np.char.add(_part(iso, 8, 10), "-"), _part(iso, 5, 7))
+    day = np.char.add(np.char.add(day, "-"), _part(iso, 0, 4))
+    return np.char.add(np.char.add(day, " "), _part(iso, 11, 19))
+
+
+def _part(values: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Characters ``start:stop`` of each fixed-width string."""
+    chars = values.astype(f"<U{values.dtype.itemsize // 4}").view("<U1").reshape(len(values), -1)
+    return chars[:, start:stop].copy().view(f"<U{stop - start}").ravel()
+
+
 def write_export_parts(
     out_dir: Path, rows: int, *, parts: int = 4, seed: int = 11, utc: bool = False
 ) -> list[Path]:
-    """Brevo-style export CSV parts (the sandbox's format): `;`, `[2|7]` list ids, dated columns."""
+    """Brevo-style export CSV parts (the sandbox's format): `;`, `[2|7]` list ids, dated columns.
+
+    Like a real account's export: contacts added at any second over six years and modified
+    later (up to two years), birthdays from 1940 to 2006, scores with two decimals.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     paths = []
     per = -(-rows // parts)
+    start = int(np.datetime64("2019-01-01T00:00:00", "s").astype(np.int64))
     for p in range(parts):
         n = max(0, min(per, rows - p * per))
         idx = np.arange(p * per, p * per + n)
         first = FIRST[rng.integers(0, len(FIRST), n)]
         email = np.char.add(np.char.add("user", idx.astype(str)), "@example.com")
-        day = np.char.zfill(rng.integers(1, 29, n).astype(str), 2)
-        month = np.char.zfill(rng.integers(1, 13, n).astype(str), 2)
-        if utc:
-            added = np.char.add(
-                np.char.add(np.char.add(np.char.add("2025-", month), "-"), day), "T10:00:00.000Z"
-            )
-        else:
-            added = np.char.add(
-                np.char.add(np.char.add(np.char.add(day, "-"), month), "-2025"), " 10:00:00"
-            )
+        added_s = start + rng.integers(0, 6 * 365 * 86400, n)
+        modified_s = added_s + rng.integers(0, 2 * 365 * 86400, n)
+        added, modified = _stamps(added_s, utc=utc), _stamps(modified_s, utc=utc)
         lists = np.char.add(np.char.add("[", rng.integers(1, 9, n).astype(str)), "|12]")
-        birthday = np.char.add(np.char.add(np.char.add("1990-", month), "-"), day)
+        birth = np.datetime64("1940-01-01") + rng.integers(0, 66 * 365, n).astype("timedelta64[D]")
+        birthday = np.datetime_as_string(birth, unit="D")
         gender = np.array(["Mr", "Ms"])[rng.integers(0, 2, n)]
         opt = np.array(["true", "false"])[rng.integers(0, 2, n)]
         score = np.round(rng.random(n) * 100, 2).astype(str)
@@ -184,7 +199,7 @@ def write_export_parts(
         header = (
             "EMAIL;ADDED_TIME;MODIFIED_TIME;FIRSTNAME;BIRTHDAY;GENDER;NEWSLETTER;SCORE;_listIds"
         )
-        cols = [email, added, added, first, birthday, gender, opt, score, lists]
+        cols = [email, added, modified, first, birthday, gender, opt, score, lists]
         lines = cols[0]
         for col in cols[1:]:
             lines = np.char.add(np.char.add(lines, ";"), col)
