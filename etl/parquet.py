@@ -289,13 +289,17 @@ class _StreamWriter:
             self.rows.append(0)
         return self.open[-1][1]
 
-    def _flush(self) -> None:
+    def _flush(self, *, final: bool) -> None:
+        """Write whole row groups; the remainder waits for more rows unless ``final``."""
         if not self._buffered:
             return
         table = pa.Table.from_batches(self._buffer, schema=self.schema)
-        self._writer().write_table(table, row_group_size=self.row_group_rows)
-        self.rows[-1] += table.num_rows
-        self._buffer, self._buffered = [], 0
+        keep = 0 if final else table.num_rows % self.row_group_rows
+        ready = table.slice(0, table.num_rows - keep)
+        self._writer().write_table(ready, row_group_size=self.row_group_rows)
+        self.rows[-1] += ready.num_rows
+        self._buffer = table.slice(ready.num_rows).to_batches() if keep else []
+        self._buffered = keep
 
     def consume(self, batches: Iterator[pa.RecordBatch]) -> None:
         for batch in batches:
@@ -307,8 +311,8 @@ class _StreamWriter:
             self._buffer.append(batch)
             self._buffered += batch.num_rows
             if self._buffered >= self.row_group_rows:
-                self._flush()
-        self._flush()
+                self._flush(final=False)
+        self._flush(final=True)
 
     def ensure_file(self) -> None:
         """An empty day still gets one (empty) file, so loaders see its schema."""

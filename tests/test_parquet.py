@@ -384,3 +384,26 @@ def test_s3_uri_with_endpoint_in_the_query(tmp_path: Path, s3_endpoint: str) -> 
     written = publish(result, uri)
     assert written.path.startswith("s3://uri-bucket/prefix/contacts/export_date=2026-11-23")
     assert written.rows == 2
+
+
+def test_row_groups_are_whole_whatever_the_batch_sizes(tmp_path: Path) -> None:
+    schema = pa.schema([("email", pa.string()), ("n", pa.int64())])
+    sizes = [37, 37, 37, 5, 90, 1, 33]  # 240 rows in batches that never line up with 50
+    start = 0
+    batches = []
+    for size in sizes:
+        numbers = list(range(start, start + size))
+        batches.append(pa.record_batch([[f"u{i}@x.io" for i in numbers], numbers], schema=schema))
+        start += size
+    written = write_partition(
+        batches,
+        schema,
+        out=str(tmp_path / "out"),
+        export_date=DAY,
+        metadata={},
+        run_id="rg",
+        row_group_rows=50,
+    )
+    meta = pq.ParquetFile(written.files[0]).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [50] * 4 + [40]
+    assert pq.read_table(written.files[0]).column("n").to_pylist() == list(range(240))
