@@ -103,6 +103,7 @@ def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         list_ids=(1,),
         state_dir=tmp / "state",
         default_region="FR",
+        **({"batch_rows": int(params["batch_rows"])} if "batch_rows" in params else {}),
     )
     started = time.perf_counter()
     plan = plan_import(options, import_attributes())
