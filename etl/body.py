@@ -36,7 +36,8 @@ _NEEDS_QUOTES = r'[;"\r\n]'
 class Chunk:
     """One ``fileBody``: whole rows under the byte budget."""
 
-    body: str
+    data: bytes
+    """The body, UTF-8 encoded: what is written to the chunk file and hashed."""
     rows: int
     bytes: int
     """UTF-8 length of body."""
@@ -45,6 +46,11 @@ class Chunk:
     columns: tuple[str, ...]
     lines: tuple[int, ...] = field(default=(), repr=False)
     """Source line (``_line``) of each row, when the contacts carried one."""
+
+    @property
+    def body(self) -> str:
+        """The body as text (decoded on demand: 8 MB chunks are kept as bytes)."""
+        return self.data.decode("utf-8")
 
 
 def _lit(text: str) -> pa.Scalar:
@@ -247,12 +253,14 @@ class ChunkBuilder:
         self._rejected.append(pd.concat([meta, values], axis=1))
 
     def _close(self) -> Chunk:
-        rows = b"".join(piece.to_pybytes() for piece in self._pieces)
-        data = self.header.encode("utf-8")
-        if rows:
-            data += b"\n" + rows[:-1]  # no "\n" after the last row
+        header = self.header.encode("utf-8")
+        pieces = list(self._pieces)
+        if pieces:  # no "\n" after the last row
+            pieces[-1] = pieces[-1].slice(0, pieces[-1].size - 1)
+        # One copy: join reads the Arrow buffers in place.
+        data = b"".join([header, b"\n", *map(memoryview, pieces)]) if pieces else header
         chunk = Chunk(
-            body=data.decode("utf-8"),
+            data=data,
             rows=self._pending,
             bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),

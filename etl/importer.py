@@ -436,7 +436,7 @@ def finish_prepare(
     def emit(chunk: Chunk) -> None:
         idx = len(chunks) + 1
         path = chunk_dir / f"chunk-{idx:05d}.csv"
-        path.write_text(chunk.body, encoding="utf-8", newline="")
+        path.write_bytes(chunk.data)
         chunks.append(
             ChunkFile(
                 index=idx,
