@@ -497,6 +497,7 @@ def test_colliding_fingerprints_are_confirmed_on_the_keys(
 ) -> None:
     # Every key gets the same fingerprint: the exact count on the keys finds no repeat, so the
     # stream is neither regrouped nor annotated.
+    monkeypatch.setattr(etl.exports, "QUICK_CHECK_MIN_KEYS", 1)
     monkeypatch.setattr(
         etl.exports._KeyLog, "_fingerprints", lambda self, keys: np.zeros(len(keys), np.uint64)
     )
@@ -523,9 +524,25 @@ def test_real_quick_hash_collision_is_not_a_repeat(
 ) -> None:
     # DuckDB's hash() gives these two addresses one value (found in a benchmark's data).
     pair = ["inès.b800000.3271@mail.example.net", "inès.b600000.3871@mail.example.net"]
+    monkeypatch.setattr(etl.exports, "QUICK_CHECK_MIN_KEYS", 1)  # the fingerprint path
     monkeypatch.setattr(MergeResult, "regroup", _no_regroup)
     path = write_export(tmp_path / "e.csv", HEADER, [_contact(e, "[2]") for e in pair])
     result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
     emails = sorted(b["email"] for batch in result.batches for b in batch.to_pylist())
     assert emails == sorted(pair)
     assert result.merged_rows == 2
+
+
+@pytest.mark.parametrize("min_keys", [1, 10**9], ids=["fingerprints", "exact-small"])
+def test_single_source_repeat_found_on_either_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_keys: int
+) -> None:
+    monkeypatch.setattr(etl.exports, "QUICK_CHECK_MIN_KEYS", min_keys)
+    rows = [_contact(f"u{i}@x.io", "[2]") for i in range(50)] + [_contact("U7@x.io", "[3]")]
+    path = write_export(tmp_path / "e.csv", HEADER, rows)
+    result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
+    for stream in result.streams:
+        for _ in stream():
+            pass
+    with pytest.raises(etl.exports.DuplicateIdentifiers, match="1 contact"):
+        result.finish()
