@@ -24,7 +24,7 @@ from etl.exports import (
     merge_exports,
     snake_name,
 )
-from etl.parquet import write_partition
+from etl.parquet import WrittenPartition, write_partition
 from etl.validate_export import validate_merged
 
 ATTRIBUTES = [
@@ -351,12 +351,8 @@ def test_contacts_without_email_fold_by_their_other_identifier(tmp_path: Path) -
     assert len(rows) == 3  # contacts with no identifier at all are never folded
 
 
-def test_single_source_that_repeats_a_contact_is_regrouped_on_write(tmp_path: Path) -> None:
-    rows = [_contact("a@x.io", "[2]"), _contact("b@x.io", "[2]"), _contact("A@x.io", "[9]")]
-    path = write_export(tmp_path / "dup.csv", HEADER, rows)
-    result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
-    assert result.strategy == "stream"
-    written = write_partition(
+def _publish(result: MergeResult, tmp_path: Path) -> WrittenPartition:
+    return write_partition(
         result,
         result.schema,
         out=str(tmp_path / "out"),
@@ -364,6 +360,14 @@ def test_single_source_that_repeats_a_contact_is_regrouped_on_write(tmp_path: Pa
         metadata={},
         run_id="r1",
     )
+
+
+def test_single_source_that_repeats_a_contact_is_regrouped_on_write(tmp_path: Path) -> None:
+    rows = [_contact("a@x.io", "[2]"), _contact("b@x.io", "[2]"), _contact("A@x.io", "[9]")]
+    path = write_export(tmp_path / "dup.csv", HEADER, rows)
+    result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
+    assert result.strategy == "stream"
+    written = _publish(result, tmp_path)
     assert written.rows == 2
     table = pa.dataset.dataset(written.path, format="parquet").to_table()  # type: ignore[attr-defined]
     by_email = {r["email"].lower(): r["list_ids"] for r in table.to_pylist()}
@@ -505,14 +509,7 @@ def test_colliding_fingerprints_are_confirmed_on_the_keys(
     rows = [_contact("a@x.io", "[2]"), _contact("b@x.io", "[3]"), _contact("c@x.io", "[4]")]
     path = write_export(tmp_path / "e.csv", HEADER, rows)
     result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
-    written = write_partition(
-        result,
-        result.schema,
-        out=str(tmp_path / "out"),
-        export_date=date(2026, 11, 23),
-        metadata={},
-        run_id="r1",
-    )
+    written = _publish(result, tmp_path)
     assert written.rows == 3
     manifest = json.loads(Path(written.manifest_path).read_text())
     assert manifest["merged_rows"] == 3
