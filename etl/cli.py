@@ -19,7 +19,13 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from etl.brevo.errors import BrevoConfigError, BrevoError
+from etl.brevo.models import (
+    ACTIONS_FOR_CONTACTS,
+    ACTIONS_FOR_EMAIL_CAMPAIGNS,
+    ACTIONS_FOR_SMS_CAMPAIGNS,
+)
 from etl.errors import InputError
+from etl.export_options import SUBSCRIPTION_STATUSES
 
 T = TypeVar("T")
 
@@ -499,28 +505,18 @@ def _csv_list(values: tuple[str, ...]) -> tuple[str, ...]:
 )
 @click.option(
     "--action",
-    type=click.Choice(["allContacts", "subscribed", "unsubscribed", "unsubscribedPerList"]),
+    type=click.Choice(ACTIONS_FOR_CONTACTS),
     help="actionForContacts (default allContacts with --list-id/--segment-id).",
 )
 @click.option(
     "--email-campaign-action",
-    type=click.Choice(
-        [
-            "openers",
-            "nonOpeners",
-            "clickers",
-            "nonClickers",
-            "unsubscribed",
-            "hardBounces",
-            "softBounces",
-        ]
-    ),
+    type=click.Choice(ACTIONS_FOR_EMAIL_CAMPAIGNS),
     help="actionForEmailCampaigns.",
 )
 @click.option("--email-campaign-id", type=int, help="Campaign of --email-campaign-action.")
 @click.option(
     "--sms-campaign-action",
-    type=click.Choice(["hardBounces", "softBounces", "unsubscribed"]),
+    type=click.Choice(ACTIONS_FOR_SMS_CAMPAIGNS),
     help="actionForSmsCampaigns.",
 )
 @click.option("--sms-campaign-id", type=int, help="Campaign of --sms-campaign-action.")
@@ -533,7 +529,7 @@ def _csv_list(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--subscription-status",
     multiple=True,
-    type=click.Choice(["email_marketing", "sms_marketing"]),
+    type=click.Choice(SUBSCRIPTION_STATUSES),
     help="exportSubscriptionStatus (repeatable).",
 )
 @click.option(
