@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import logging
 import os
 import re
@@ -765,13 +766,16 @@ def iter_typed_batches(
 
 def filter_modified_since(batch: pa.RecordBatch, since: datetime, column: str) -> pa.RecordBatch:
     """Keep rows modified at or after ``since`` (naive means UTC); rows without a date stay."""
+    return batch.filter(_modified_since(batch.column(column), since))
+
+
+def _modified_since(values: pa.Array, since: datetime) -> pa.Array:
+    """Mask of the rows ``filter_modified_since`` keeps."""
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    values = batch.column(column)
-    keep = pc.or_kleene(
+    return pc.or_kleene(
         pc.greater_equal(values, pa.scalar(since, type=TIMESTAMP_TYPE)), pc.is_null(values)
     )
-    return batch.filter(keep)
 
 
 # --------------------------------------------------------------------------- merging
@@ -925,18 +929,30 @@ def merge_exports(
     raise InputError(f"unknown merge strategy {strategy!r}")
 
 
-def _filtered(
-    batch: pa.RecordBatch, keys: pa.Array | None, layout: ExportLayout, since: datetime | None
-) -> tuple[pa.RecordBatch, pa.Array | None]:
-    if since is None or layout.modified_column is None:
-        return batch, keys
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    values = batch.column(layout.modified_column)
-    keep = pc.or_kleene(
-        pc.greater_equal(values, pa.scalar(since, type=TIMESTAMP_TYPE)), pc.is_null(values)
-    )
-    return batch.filter(keep), (keys.filter(keep) if keys is not None else None)
+def _read_file(
+    export_file: ExportFile,
+    layout: ExportLayout,
+    *,
+    batch_rows: int,
+    settings: ParseSettings,
+    modified_since: datetime | None,
+    tracker: _Tracker,
+) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
+    """One file's typed batches with their identifier keys: counted as read, then filtered."""
+    for batch, keys in _typed_batches(
+        export_file.path,
+        layout,
+        source=export_file.source,
+        batch_rows=batch_rows,
+        settings=settings,
+        with_keys=True,
+    ):
+        assert keys is not None  # with_keys=True
+        tracker.read(export_file.source, batch.num_rows)
+        if modified_since is not None and layout.modified_column is not None:
+            keep = _modified_since(batch.column(layout.modified_column), modified_since)
+            batch, keys = batch.filter(keep), keys.filter(keep)
+        yield batch, keys
 
 
 class _KeyLog:
@@ -1072,22 +1088,20 @@ def _stream_merge(
     memory_limit: str,
 ) -> MergeResult:
     tracker = _Tracker()
+    read = functools.partial(
+        _read_file,
+        layout=layout,
+        batch_rows=batch_rows,
+        settings=settings,
+        modified_since=modified_since,
+        tracker=tracker,
+    )
     key_log = _KeyLog(work_dir / f"keys-{uuid.uuid4().hex[:12]}", KEY_CHECK_MEMORY_LIMIT)
 
     def make_stream(export_file: ExportFile) -> Callable[[], Iterator[pa.RecordBatch]]:
         def stream() -> Iterator[pa.RecordBatch]:
-            for batch, keys in _typed_batches(
-                export_file.path,
-                layout,
-                source=export_file.source,
-                batch_rows=batch_rows,
-                settings=settings,
-                with_keys=True,
-            ):
-                tracker.read(export_file.source, batch.num_rows)
-                batch, keys = _filtered(batch, keys, layout, modified_since)
-                if keys is not None:
-                    key_log.add(keys)
+            for batch, keys in read(export_file):
+                key_log.add(keys)
                 tracker.wrote(batch, layout.modified_column)
                 if batch.num_rows:
                     yield batch
@@ -1254,6 +1268,14 @@ def _duckdb_merge(
     stage_dir = work_dir / f"merge-{uuid.uuid4().hex[:12]}"
     stage_dir.mkdir(parents=True)
     tracker = _Tracker()
+    read = functools.partial(
+        _read_file,
+        layout=layout,
+        batch_rows=batch_rows,
+        settings=settings,
+        modified_since=modified_since,
+        tracker=tracker,
+    )
     staging = pa.schema(
         [*layout.schema, pa.field("__key", pa.string()), pa.field("__ord", pa.int64())]
     )
@@ -1270,16 +1292,7 @@ def _duckdb_merge(
         # Ordinal = file index, then row: "file order" even though files are staged in parallel.
         next_row = index << ORDINAL_FILE_SHIFT
         with pq.ParquetWriter(path, staging, compression="none") as writer:
-            for batch, keys in _typed_batches(
-                export_file.path,
-                layout,
-                source=export_file.source,
-                batch_rows=batch_rows,
-                settings=settings,
-                with_keys=True,
-            ):
-                tracker.read(export_file.source, batch.num_rows)
-                batch, keys = _filtered(batch, keys, layout, modified_since)
+            for batch, keys in read(export_file):
                 if batch.num_rows:
                     order = pa.array(np.arange(next_row, next_row + batch.num_rows, dtype=np.int64))
                     next_row += batch.num_rows
