@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import STR_DTYPE, arrow_strings
+from etl.csv_io import STR_DTYPE, arrow_strings, quote_fields
 from etl.errors import ConfigError
 
 MAX_CHUNK_BYTES = 10 * 1024 * 1024  # Brevo: "Maximum allowed file body size is 10MB"
@@ -28,8 +28,6 @@ DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024  # Brevo recommends about 8 MB
 SEPARATOR = ";"
 ROW_TOO_LARGE = "row_too_large"
 LINE = "_line"
-
-_NEEDS_QUOTES = r'[;"\r\n]'
 
 
 @dataclass(frozen=True)
@@ -57,33 +55,6 @@ def _lit(text: str) -> pa.Scalar:
     return pa.scalar(text, type=pa.large_string())
 
 
-def _may_need_quotes(values: pa.Array) -> bool:
-    """Whether any byte of the column's data is one that forces quotes (a cheap pre-check).
-
-    Scanning the raw UTF-8 buffer with memchr is ~50x faster than the per-value regex, and
-    most columns (e-mails, phone numbers, dates) never hold these bytes. ASCII ``;"\\r\\n``
-    never occur inside a multi-byte UTF-8 sequence; bytes outside a sliced array's range can
-    only make the check say "maybe".
-    """
-    data = values.buffers()[2]
-    if data is None:
-        return False
-    raw = data.to_pybytes()
-    return any(c in raw for c in (b";", b'"', b"\r", b"\n"))
-
-
-def _quote_column(values: pa.Array) -> pa.Array:
-    if not _may_need_quotes(values):
-        return values
-    needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
-    if not pc.any(needs).as_py():
-        return values
-    quoted = pc.binary_join_element_wise(
-        _lit('"'), pc.replace_substring(values, '"', '""'), _lit('"'), _lit("")
-    )
-    return pc.if_else(needs, quoted, values)
-
-
 def quote_value(value: str) -> str:
     """One value as it appears in a body."""
     if any(c in value for c in ';"\r\n'):
@@ -102,7 +73,7 @@ def serialise_lines(contacts: pd.DataFrame, columns: Sequence[str]) -> pa.Array:
         raise ValueError("a body needs at least one column")
     if len(contacts) == 0:
         return pa.array([], type=pa.large_string())
-    quoted = [_quote_column(arrow_strings(contacts[c])) for c in columns]
+    quoted = [quote_fields(arrow_strings(contacts[c]), SEPARATOR) for c in columns]
     lines = quoted[0] if len(quoted) == 1 else pc.binary_join_element_wise(*quoted, _lit(SEPARATOR))
     # An empty line would read as no row at all: write it as "" (as Python's csv module does).
     return pc.if_else(pc.equal(lines, _lit("")), _lit('""'), lines)

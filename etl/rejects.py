@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.csv_io import quote_fields
 from etl.normalise import ATTRIBUTE, LINE, MESSAGE, RAW, REASON, REJECT_META, VALUE
 
 COLUMNS: tuple[str, ...] = ("source_file", "line", "action", "reason", "message", "original", "raw")
@@ -129,7 +130,7 @@ class RejectsWriter:
 
     def _write_rows(self, fields: list[pa.Array]) -> None:
         """One CSV record per row, quoted as ``csv.QUOTE_MINIMAL`` does; flushed."""
-        lines = pc.binary_join_element_wise(*(_csv_field(f) for f in fields), ",")
+        lines = pc.binary_join_element_wise(*(quote_fields(f, ",") for f in fields), ",")
         self._file.write("\r\n".join(lines.to_pylist()))
         self._file.write("\r\n")
         self._file.flush()
@@ -171,9 +172,8 @@ def _source_name(column: str) -> str:
     return column
 
 
-# RE2 syntax; the same characters as _FORMULA_START.
-_FORMULA_PATTERN = r"^[=+\-@\t\r\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
-_CSV_SPECIAL = '[,"\r\n]'
+# RE2: a cell starting with one of _FORMULA_START.
+_FORMULA_PATTERN = "^[" + "".join(f"\\x{{{ord(c):X}}}" for c in _FORMULA_START) + "]"
 _JSON_SPECIAL = '[\\\\"\n\r\t]'
 # Control characters JSON escapes as \\u00XX: rare, so their rows go through json.dumps.
 _JSON_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
@@ -221,14 +221,6 @@ def _neutralised(values: pa.Array) -> pa.Array:
     if not pc.any(risky).as_py():
         return values
     return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
-
-
-def _csv_field(values: pa.Array) -> pa.Array:
-    special = pc.match_substring_regex(values, _CSV_SPECIAL)
-    if not pc.any(special).as_py():
-        return values
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
-    return pc.if_else(special, quoted, values)
 
 
 def _json_string(values: pa.Array) -> pa.Array:
