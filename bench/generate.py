@@ -8,6 +8,7 @@ duplicate rows. The same ``seed`` and ``rows`` always give the same bytes.
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,10 @@ GENDER = np.array(["Mr", "Ms", "mr", "MS", "1", "2", ""])
 BOOL = np.array(["yes", "no", "Y", "n", "true", "FALSE", "1", "0", ""])
 
 
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+
+
 def _dates(rng: np.random.Generator, n: int) -> np.ndarray:
     day = rng.integers(1, 29, n)
     month = rng.integers(1, 13, n)
@@ -93,9 +98,13 @@ def contacts_table(rows: int, *, seed: int = 7) -> dict[str, np.ndarray]:
     """Columns of a messy contact file (about 3% invalid emails, 2% duplicates)."""
     rng = np.random.default_rng(seed)
     idx = np.arange(rows)
-    first = FIRST[rng.integers(0, len(FIRST), rows)]
+    first_idx = rng.integers(0, len(FIRST), rows)
+    first = FIRST[first_idx]
     last = LAST[rng.integers(0, len(LAST), rows)]
-    local = np.char.add(np.char.add(np.char.lower(first.astype("U")), "."), idx.astype(str))
+    # Local parts are ASCII, as Brevo requires (an accented first name is folded: chloé -> chloe);
+    # the names themselves keep their accents.
+    folded = np.array([_ascii(name) for name in FIRST])[first_idx]
+    local = np.char.add(np.char.add(np.char.lower(folded.astype("U")), "."), idx.astype(str))
     domain = DOMAINS[rng.integers(0, len(DOMAINS), rows)]
     email = np.char.add(np.char.add(local, "@"), domain)
     upper = rng.random(rows) < 0.2

@@ -112,7 +112,7 @@ def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "rows": prepared.rows_read,
-        "rows_sent": sum(f.rows_sent for f in prepared.files),
+        "rows_sent": sum(f.rows_to_send for f in prepared.files),
         "rows_rejected": prepared.rows_rejected,
         "rejects_by_reason": dict(prepared.rejects_by_reason),
         "chunks": len(prepared.chunks),

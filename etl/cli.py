@@ -168,22 +168,49 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="SQLite file for the account's state (default: in memory).",
 )
-def sandbox(host: str, port: int, db_path: Path | None) -> None:
+@click.option(
+    "--profile",
+    type=click.Choice(["minimal", "spec-2026-02"]),
+    default="minimal",
+    show_default=True,
+    help="minimal: what real Brevo was seen to do (FACTS.md section 12); "
+    "spec-2026-02: the February 2026 spec's promises.",
+)
+@click.option(
+    "--account-email",
+    default=None,
+    help="The account's login email (GET /account); default derived from the key.",
+)
+def sandbox(
+    host: str, port: int, db_path: Path | None, profile: str, account_email: str | None
+) -> None:
     """Run the local Brevo v3 sandbox (imports, exports, processes, callbacks, faults).
 
     It uses the key in BREVO_SANDBOX_API_KEY, or generates one, and prints its base URL and key.
+    The profile can also be switched at run time: POST /_sandbox/config {"profile": ...}.
 
     \b
     Examples:
       contacts-etl sandbox
+      contacts-etl sandbox --profile spec-2026-02 --account-email me@example.com
       contacts-etl sandbox --port 0 --db /tmp/brevo.sqlite
       export BREVO_BASE_URL=http://127.0.0.1:8787/v3 BREVO_API_KEY=<printed key>
     """
     from etl.brevo.sandbox.server import SandboxServer
 
-    server = SandboxServer(host=host, port=port, db_path=db_path)
+    try:
+        server = SandboxServer(
+            host=host,
+            port=port,
+            db_path=db_path,
+            profile=profile,
+            account_email=account_email,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--account-email") from None
     server.start()
     click.echo(f"Brevo sandbox listening on {server.url}")
+    click.echo(f"Profile: {server.profile}; account: {server.account_email}")
     click.echo(f"BREVO_BASE_URL={server.url}")
     if getattr(server, "key_generated", True):
         click.echo(f"BREVO_API_KEY={server.api_key}")
@@ -325,7 +352,15 @@ def _run_options(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Rejects CSV (default: beside the report).",
 )
-@_run_options("import process", state_help="Ledger and work files.")
+@_run_options(
+    "import process",
+    state_help="Ledgers (one per Brevo account, under accounts/) and work files.",
+)
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Send everything again, even when an earlier run of this command completed.",
+)
 @click.option(
     "--task-runner",
     type=click.Choice(["threads", "dask"]),
@@ -340,8 +375,11 @@ def _run_options(
 def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
     """Import contact CSV files (paths or globs) into Brevo lists, exactly once.
 
-    Every row ends sent or in the rejects file with its reason. Re-running the same command
-    after a failure resumes: completed chunks are not sent again.
+    Every row ends sent, in the rejects file with its reason, or listed as refused by Brevo.
+    Re-running the same command after a failure resumes that run: completed chunks are not
+    sent again. Re-running a command that completed sends nothing and says so (--again sends
+    everything again). Runs are kept per Brevo account: a state dir used against another
+    account (another key or base URL) never skips anything.
 
     \b
     Examples:
@@ -377,6 +415,7 @@ def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
             report_path=kw["report_path"],
             rejects_path=kw["rejects_path"],
             wait_timeout_s=kw["wait_timeout_s"],
+            again=kw["again"],
         )
         options.check()
         if options.via == "url" and not kw["publish"]:
@@ -421,6 +460,7 @@ def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
                 report_path=str(options.report_path) if options.report_path else None,
                 rejects_path=str(options.rejects_path) if options.rejects_path else None,
                 secret_block=kw["secret_block"],
+                again=options.again,
                 return_state=True,
             )
         _finish_import(state, kw["as_json"])
@@ -454,20 +494,47 @@ def _state_exception(state: Any) -> BaseException | None:
 
 
 def _print_import(report: dict[str, Any], path: Path) -> None:
+    previous = report.get("previous_run") or {}
+    if report.get("run_action") == "already_completed":
+        click.echo(
+            f"nothing sent: run {previous.get('id')} already imported these "
+            f"{report.get('rows_already_sent', 0)} rows on {previous.get('finished_at')} "
+            "(--again sends them again)"
+        )
     click.echo(
         f"read {report['rows_read']} rows: sent {report['rows_sent']}, "
         f"rejected {report['rows_rejected']}"
+        + (
+            f", refused by Brevo {report['rows_refused_by_brevo']}"
+            if report.get("rows_refused_by_brevo")
+            else ""
+        )
     )
     for reason, n in report["rejects_by_reason"].items():
         click.echo(f"  {reason}: {n}")
+    if report.get("rows_refused_by_brevo"):
+        counts = ", ".join(f"{k}: {v}" for k, v in (report["brevo"].get("counts") or {}).items())
+        click.echo(
+            f"warning: Brevo refused {report['rows_refused_by_brevo']} row(s) the local checks "
+            f"accepted ({counts}); listed in {report.get('refusals_path') or path}",
+            err=True,
+        )
+    if report.get("rows_not_completed"):
+        click.echo(
+            f"warning: {report['rows_not_completed']} row(s) are in chunks that did not complete",
+            err=True,
+        )
     if report["unknown_columns"]:
         click.echo(
             "warning: columns not in the account (Brevo ignores them): "
             + ", ".join(report["unknown_columns"]),
             err=True,
         )
+    if report.get("run_action") == "resumed":
+        click.echo(f"resumed run {report.get('run_id')}")
     click.echo(
-        f"lists: {', '.join(map(str, report['list_ids'])) or '-'}; chunks: {len(report['chunks'])}"
+        f"target list ids: {', '.join(map(str, report['list_ids'])) or '-'}; "
+        f"chunks: {len(report['chunks'])}"
     )
     click.echo(f"report: {path}")
     click.echo(f"rejects: {report['rejects_path']}")

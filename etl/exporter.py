@@ -18,13 +18,26 @@ from typing import Any
 from etl import progress
 from etl.archive import safe_extract_zip
 from etl.brevo.client import BrevoClient
-from etl.brevo.errors import ExportLinkExpired, SubmissionUncertain
-from etl.brevo.models import Attribute, ExportRequest, Process
-from etl.exports import ExportFile
+from etl.brevo.errors import BrevoError, ExportLinkExpired, SubmissionUncertain
+from etl.brevo.models import AccountInfo, Attribute, DateTimePreferences, ExportRequest, Process
+from etl.errors import InputError
+from etl.exports import DATE_FORMATS, TIME_FORMATS, ExportFile, ParseSettings
 
 logger = logging.getLogger(__name__)
 
-_EXPORT_PROCESS_NAMES = frozenset({"SEARCH_EXPORT_USERS", "CONTACT_EXPORT", "LIST_EXPORT"})
+# Every name a contact export's process has been seen or documented under (FACTS.md §5, F8):
+# ``SEARCH_EXPORT_USERS`` (specs), ``SEARCH_EXPORT_USERS_API`` (current docs, API-started),
+# ``CONTACT_EXPORT`` and ``LIST_EXPORT`` (the 2026 enum).
+EXPORT_PROCESS_NAMES = frozenset(
+    {"SEARCH_EXPORT_USERS", "SEARCH_EXPORT_USERS_API", "CONTACT_EXPORT", "LIST_EXPORT"}
+)
+
+
+def is_export_process(name: str | None) -> bool:
+    """Whether a process name is a contact export's (any known spelling, any case)."""
+    upper = (name or "").strip().upper()
+    return upper in EXPORT_PROCESS_NAMES or upper.startswith("SEARCH_EXPORT_USERS")
+
 
 WakeFactory = Callable[[], tuple[str | None, threading.Event | None]]
 """Returns (notify URL, event) for one export, or (None, None) to poll only."""
@@ -38,19 +51,24 @@ class ExportRun:
     request: ExportRequest
     process_id: int | None = None
     total_records: int | None = None
+    file_size: int | None = None
+    downloaded_bytes: int | None = None
     files: list[ExportFile] = field(default_factory=list)
     rerequested: bool = False
     notify_payloads: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class ExportStarter:
     """Starts a run's exports one at a time and remembers the processes they started.
 
-    A lost answer (:class:`SubmissionUncertain`) is reconciled by looking for an export process
-    created after the request went out. With several exports in flight, such a process may be
-    another export's of this run: taking its id would export one filter twice and silently drop
-    the other. Starting one at a time and skipping the processes already claimed leaves the lost
-    request's own process as the only candidate.
+    A lost answer (:class:`SubmissionUncertain`) is reconciled by looking for the export process
+    the request started. Real Brevo's processes carry no creation time (FACTS.md F2), so the
+    newest process id is noted just before each request: only export processes with a larger
+    id (Brevo numbers processes in order) can be the lost request's. With several exports in
+    flight, such a process may be another export's of this run: taking its id would export one
+    filter twice and silently drop the other. Starting one at a time and skipping the processes
+    already claimed leaves the lost request's own process as the only candidate.
     """
 
     def __init__(self) -> None:
@@ -65,28 +83,128 @@ class ExportStarter:
 
 
 def _start(client: BrevoClient, request: ExportRequest, claimed: set[int]) -> int:
+    baseline = _newest_process_id(client)
+    if baseline is None and claimed:
+        baseline = max(claimed)  # ours came before this request: a safe, if wider, floor
     try:
         return client.start_export(request)
     except SubmissionUncertain as exc:
         # An export only reads the account, so asking again is harmless; first look for the
         # process the lost answer would have named, to avoid a second export's cost.
-        found = _find_export_after(client, exc.sent_at, claimed)
+        found = _find_export_after(client, baseline, exc.sent_at, claimed)
         if found is not None:
+            logger.info("lost export answer: adopting process %d", found)
             return found
         return client.start_export(request)
 
 
-def _find_export_after(client: BrevoClient, sent_at: datetime, claimed: set[int]) -> int | None:
-    """The one unclaimed export process created since ``sent_at``; None when none or several."""
+def _newest_process_id(client: BrevoClient) -> int | None:
+    """The newest process id of the account (0 when it has none); None when it cannot be read."""
+    try:
+        pages = client.iter_processes(page_size=1, sort="desc")
+        try:
+            first = next(pages, [])
+        finally:
+            pages.close()  # type: ignore[attr-defined]
+    except BrevoError as exc:
+        logger.warning("could not list processes before an export (%s)", exc)
+        return None
+    return max((p.id for p in first), default=0)
+
+
+def _find_export_after(
+    client: BrevoClient, baseline: int | None, sent_at: datetime, claimed: set[int]
+) -> int | None:
+    """The one unclaimed export process started by the lost request; None when none or several.
+
+    Candidates have an id above ``baseline`` (the newest id before the request); when that is
+    unknown, a ``created_at`` at or after ``sent_at`` (only some Brevo editions send it).
+    Without either, nothing can be told apart: None, and the caller asks again.
+    """
     candidates: list[int] = []
     for page in client.iter_processes(sort="desc"):
         for proc in page:
             created = _parse(proc.created_at)
-            if created is None or created < sent_at.replace(microsecond=0):
-                return candidates[0] if len(candidates) == 1 else None
-            if proc.id not in claimed and proc.name.upper() in _EXPORT_PROCESS_NAMES:
+            if baseline is not None:
+                if proc.id <= baseline:
+                    return _one(candidates)
+            elif created is None or created < sent_at.replace(microsecond=0):
+                return _one(candidates)
+            if proc.id not in claimed and is_export_process(proc.name):
                 candidates.append(proc.id)
+    return _one(candidates)
+
+
+def _one(candidates: list[int]) -> int | None:
     return candidates[0] if len(candidates) == 1 else None
+
+
+@dataclass(frozen=True)
+class DateSettings:
+    """How this run reads export dates, and where that came from (summary and manifest)."""
+
+    settings: ParseSettings
+    source: str  # "account" (GET /account dateTimePreferences) or "default"
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready form."""
+        return {
+            "source": self.source,
+            "date_format": self.settings.date_format,
+            "time_format": self.settings.time_format,
+            "timezone": self.settings.timezone,
+        }
+
+
+def date_settings_from(
+    account: AccountInfo | DateTimePreferences | None, *, failure: str | None = None
+) -> DateSettings:
+    """The export date settings for an account's ``dateTimePreferences`` (FACTS.md F1b).
+
+    Without preferences (``GET /account`` failed or gave none) dates are read as before:
+    ``dd-mm-yyyy`` (with or without a time) or ISO 8601, in UTC, and a note says so. A value
+    the pipeline does not know is replaced by that default, with a note.
+    """
+    prefs = account.date_time_preferences if isinstance(account, AccountInfo) else account
+    default = ParseSettings()
+    if prefs is None:
+        why = failure or "GET /account has no dateTimePreferences"
+        note = (
+            f"{why}; export dates are read as {default.date_format} or ISO 8601, "
+            f"in {default.timezone}"
+        )
+        logger.warning("%s", note)
+        return DateSettings(default, "default", (note,))
+    notes: list[str] = []
+    date_format = prefs.date_format.strip().lower().replace("/", "-").replace(".", "-")
+    if date_format not in DATE_FORMATS:
+        notes.append(
+            f"account date format {prefs.date_format!r} is unknown; reading {default.date_format}"
+        )
+        date_format = default.date_format
+    time_format = "".join(ch for ch in str(prefs.time_format) if ch.isdigit()) or "24"
+    if time_format not in TIME_FORMATS:
+        notes.append(f"account time format {prefs.time_format!r} is unknown; reading both clocks")
+        time_format = "24"
+    timezone = prefs.timezone.strip() or default.timezone
+    try:
+        settings = ParseSettings(timezone, date_format, time_format)
+    except InputError:
+        notes.append(f"account timezone {prefs.timezone!r} is unknown; reading dates in UTC")
+        settings = ParseSettings(default.timezone, date_format, time_format)
+    for note in notes:
+        logger.warning("%s", note)
+    return DateSettings(settings, "account", tuple(notes))
+
+
+def fetch_date_settings(client: BrevoClient) -> DateSettings:
+    """``GET /account`` once and turn its ``dateTimePreferences`` into :class:`DateSettings`."""
+    try:
+        account = client.get_account()
+    except BrevoError as exc:
+        return date_settings_from(None, failure=f"GET /account failed ({exc})")
+    return date_settings_from(account)
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -104,8 +222,10 @@ def _wait(
 ) -> Process:
     assert run.process_id is not None
     process = client.wait_for_process(run.process_id, timeout_s=timeout_s, wake=wake)
-    if process.export_info is not None:
-        run.total_records = process.export_info.total_records
+    # ``info.export`` is documented (2026-02 spec) but real Brevo leaves it out (FACTS.md F3).
+    info = process.export_info
+    run.total_records = info.total_records if info is not None else None
+    run.file_size = info.file_size if info is not None else None
     return process
 
 
@@ -117,11 +237,20 @@ def _download(
         raise ExportLinkExpired(path=f"/processes/{process.id} (no export_url)", status=404)
     target = work_dir / f"export-{index:03d}-{process.id}"
     name = process.export_url.split("?", 1)[0].rsplit("/", 1)[-1] or "export.csv"
+    # Truncation is caught by the transfer itself (Content-Length, chunk framing) and retried by
+    # the client; ``info.export.file_size`` is only compared afterwards: Brevo's figure is not a
+    # contract (absent in production), so a difference is reported, not fatal.
     dest = client.download(
         process.export_url,
         target.with_suffix(".zip" if name.lower().endswith(".zip") else ".csv"),
-        expected_size=process.export_info.file_size if process.export_info else None,
     )
+    run.downloaded_bytes = dest.stat().st_size
+    if run.file_size is not None and run.downloaded_bytes != run.file_size:
+        run.warnings.append(
+            f"export {run.label}: downloaded {run.downloaded_bytes} bytes, Brevo's "
+            f"info.export.file_size says {run.file_size}"
+        )
+        logger.warning("%s", run.warnings[-1])
     if dest.suffix == ".zip" or _is_zip(dest):
         parts = safe_extract_zip(dest, work_dir / f"parts-{index:03d}-{process.id}")
         dest.unlink()
@@ -219,6 +348,8 @@ class ExportSummary:
     notes: list[str]
     export_date: str
     modified_since: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    date_times: dict[str, Any] = field(default_factory=dict)
 
 
 def attribute_names(attributes: Sequence[Attribute]) -> list[str]:

@@ -85,6 +85,9 @@ KEY_CHECK_MEMORY_LIMIT = "256MB"  # DuckDB's cap when the spilled keys are count
 ORDINAL_FILE_SHIFT = 40  # up to 2**40 rows per file, 2**23 files
 _KEY_SCHEMA = pa.schema([pa.field("k", pa.string())])
 DATE_FORMATS: tuple[str, ...] = ("dd-mm-yyyy", "mm-dd-yyyy", "yyyy-mm-dd")
+TIME_FORMATS: tuple[str, ...] = ("24", "12")
+# A cell of at most this many characters has no time of day (``12-25-2026``, ``2026-12-25``).
+DAY_ONLY_MAX_CHARS = 10
 
 _TRUE = ("true", "yes", "y", "1", "t", "oui", "vrai")
 _FALSE = ("false", "no", "n", "0", "f", "non", "faux")
@@ -152,10 +155,17 @@ class ExportLayout:
 
 @dataclass(frozen=True)
 class ParseSettings:
-    """Account settings that change how date-times are written in an export."""
+    """Account settings that change how date-times are written in an export.
+
+    They come from ``GET /account`` ``dateTimePreferences`` (FACTS.md F1b): Brevo writes export
+    dates in the account's ``dateFormat``, ``timeFormat`` (``12``/``24``) and timezone. ISO 8601
+    cells are always accepted too. Cells without a time of day (FACTS.md F1: real exports are
+    day-only, even with ``exportDateInUTC``) become 00:00 of that day in the account's timezone.
+    """
 
     timezone: str = "UTC"
     date_format: str = "dd-mm-yyyy"
+    time_format: str = "24"
 
     def __post_init__(self) -> None:
         if self.date_format not in DATE_FORMATS:
@@ -163,10 +173,28 @@ class ParseSettings:
                 f"unknown account date format {self.date_format!r}; expected one of "
                 + ", ".join(DATE_FORMATS)
             )
+        if self.time_format not in TIME_FORMATS:
+            raise InputError(
+                f"unknown account time format {self.time_format!r}; expected one of "
+                + ", ".join(TIME_FORMATS)
+            )
         try:
             ZoneInfo(self.timezone)
         except Exception as exc:
             raise InputError(f"unknown timezone {self.timezone!r}") from exc
+
+    def day_start(self, moment: datetime) -> datetime:
+        """00:00 (account timezone) of ``moment``'s day there, as a UTC instant (naive = UTC).
+
+        Localised exactly as day-only cells are, so comparing with them is exact.
+        """
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        day = moment.astimezone(ZoneInfo(self.timezone)).date()
+        naive = pc.cast(pa.array([day], pa.date32()), pa.timestamp("us"))
+        value = _localise(naive, self)[0].as_py()
+        assert isinstance(value, datetime)
+        return value
 
 
 # --------------------------------------------------------------------------- names and layout
@@ -348,9 +376,12 @@ def _strptime_formats(settings: ParseSettings, *, with_time: bool) -> list[str]:
     day = {"dd-mm-yyyy": "%d-%m-%Y", "mm-dd-yyyy": "%m-%d-%Y", "yyyy-mm-dd": "%Y-%m-%d"}[
         settings.date_format
     ]
-    days = [day, day.replace("-", "/")]
+    days = [day, day.replace("-", "/"), day.replace("-", ".")]
     if with_time:
-        return [f"{d} {t}" for d in days for t in ("%H:%M:%S", "%H:%M")] + days
+        clock = ["%H:%M:%S", "%H:%M"]
+        am_pm = ["%I:%M:%S %p", "%I:%M %p"]
+        times = am_pm + clock if settings.time_format == "12" else clock + am_pm
+        return [f"{d} {t}" for d in days for t in times] + days
     return days
 
 
@@ -391,9 +422,14 @@ def _to_timestamp(arr: pa.Array, settings: ParseSettings, where: _Where) -> pa.A
         except pa.ArrowInvalid:
             return None
 
+    formats = _strptime_formats(settings, with_time=True)
+    if len(sample.strip()) <= DAY_ONLY_MAX_CHARS:  # day-only cells (FACTS.md F1): days first
+        days = _strptime_formats(settings, with_time=False)
+        formats = days + [f for f in formats if f not in days]
+
     def local_formats(a: pa.Array) -> pa.Array | None:
         out = None
-        for fmt in _strptime_formats(settings, with_time=True):
+        for fmt in formats:
             parsed = pc.strptime(a, format=fmt, unit="us", error_is_null=True)
             out = parsed if out is None else pc.coalesce(out, parsed)
             if pc.sum(_leftovers(a, out)).as_py() in (0, None):
@@ -422,7 +458,11 @@ def _to_timestamp(arr: pa.Array, settings: ParseSettings, where: _Where) -> pa.A
     for text in pc.filter(arr, mask).to_pylist():
         value = _py_datetime(text, settings)
         if value is None:
-            raise where.error(text, "a date-time")
+            raise where.error(
+                text,
+                f"a date-time (account format {settings.date_format}, "
+                f"{settings.time_format}-hour clock, or ISO 8601)",
+            )
         fixed.append(value if value.tzinfo else value.replace(tzinfo=zone))
     return _patch(result, mask, [v.astimezone(UTC) for v in fixed], TIMESTAMP_TYPE)
 
@@ -645,6 +685,13 @@ def _iter_raw(path: Path, header: Sequence[str], batch_rows: int) -> Iterator[pa
 @dataclass
 class _FileState:
     warned: set[str] = field(default_factory=set)
+    day_only: set[str] = field(default_factory=set)  # timestamp columns with day-only cells
+    timed: set[str] = field(default_factory=set)  # timestamp columns with a time of day
+
+
+def _day_only_mask(column: pa.Array) -> pa.Array:
+    """Per cell: true when it holds a day without a time of day (``12-25-2026``)."""
+    return pc.fill_null(pc.less_equal(pc.binary_length(column), DAY_ONLY_MAX_CHARS), False)
 
 
 def _typed_batches(
@@ -655,10 +702,17 @@ def _typed_batches(
     batch_rows: int,
     settings: ParseSettings,
     with_keys: bool = False,
-) -> Iterator[tuple[pa.RecordBatch, pa.Array | None]]:
+    state: _FileState | None = None,
+) -> Iterator[tuple[pa.RecordBatch, pa.Array | None, pa.Array | None]]:
+    """Typed batches, with identifier keys (``with_keys``) and the day-only mask of MODIFIED_TIME.
+
+    The mask (None when the layout has no MODIFIED_TIME column) marks the rows whose
+    MODIFIED_TIME is a day without a time of day; ``state`` collects which timestamp columns
+    had day-only cells and which had times.
+    """
     header = read_header(path)
     position = {key: i for i, key in enumerate(_header_keys(header))}
-    state = _FileState()
+    state = state if state is not None else _FileState()
     for raw_batch in _iter_raw(path, header, batch_rows):
         n = raw_batch.num_rows
         if n == 0:
@@ -681,7 +735,22 @@ def _typed_batches(
         arrays.append(_list_from_scalar(source, n))
         batch = pa.RecordBatch.from_arrays(arrays, schema=layout.schema)
         keys = _identifier_keys(raw, layout) if with_keys else None
-        yield batch, keys
+        day_only = None
+        for spec in layout.columns:
+            column = raw.get(spec.header)
+            if spec.kind != "timestamp" or column is None or column.null_count == n:
+                continue
+            mask = _day_only_mask(column)
+            days = pc.sum(mask).as_py() or 0
+            if days:
+                state.day_only.add(spec.name)
+            if days < n - column.null_count:
+                state.timed.add(spec.name)
+            if spec.name == layout.modified_column:
+                day_only = mask
+        if day_only is None and layout.modified_column is not None:
+            day_only = pa.repeat(pa.scalar(False), n)
+        yield batch, keys, day_only
 
 
 def _list_from_scalar(value: str, n: int) -> pa.Array:
@@ -744,6 +813,7 @@ def iter_typed_batches(
     align_to: Sequence[str] | None = None,
     account_timezone: str = "UTC",
     account_date_format: str = "dd-mm-yyyy",
+    account_time_format: str = "24",
 ) -> Iterator[pa.RecordBatch]:
     """Stream one export file as typed record batches (schema: :func:`export_schema`).
 
@@ -753,29 +823,47 @@ def iter_typed_batches(
     Raises:
         ExportFormatError: a row or a value that is not in Brevo's export format.
     """
-    settings = ParseSettings(account_timezone, account_date_format)
+    settings = ParseSettings(account_timezone, account_date_format, account_time_format)
     columns = list(align_to) if align_to is not None else read_header(path)
     layout = plan_layout(
         attributes, columns, column_case=column_case, timestamp_columns=timestamp_columns
     )
-    for batch, _ in _typed_batches(
+    for batch, _, _ in _typed_batches(
         path, layout, source=source, batch_rows=batch_rows, settings=settings
     ):
         yield batch
 
 
-def filter_modified_since(batch: pa.RecordBatch, since: datetime, column: str) -> pa.RecordBatch:
-    """Keep rows modified at or after ``since`` (naive means UTC); rows without a date stay."""
-    return batch.filter(_modified_since(batch.column(column), since))
+def filter_modified_since(
+    batch: pa.RecordBatch,
+    since: datetime,
+    column: str,
+    *,
+    day_only: pa.Array | None = None,
+    settings: ParseSettings | None = None,
+) -> pa.RecordBatch:
+    """Keep rows modified at or after ``since`` (naive means UTC); rows without a date stay.
+
+    Rows marked in ``day_only`` only know the day they were modified (FACTS.md F1): they are
+    kept when that day (in the account's timezone, ``settings``) is ``since``'s day or later,
+    so a contact changed later on the same day is never dropped.
+    """
+    return batch.filter(
+        _modified_since(batch.column(column), since, day_only, settings or ParseSettings())
+    )
 
 
-def _modified_since(values: pa.Array, since: datetime) -> pa.Array:
+def _modified_since(
+    values: pa.Array, since: datetime, day_only: pa.Array | None, settings: ParseSettings
+) -> pa.Array:
     """Mask of the rows ``filter_modified_since`` keeps."""
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return pc.or_kleene(
-        pc.greater_equal(values, pa.scalar(since, type=TIMESTAMP_TYPE)), pc.is_null(values)
-    )
+    keep = pc.greater_equal(values, pa.scalar(since, type=TIMESTAMP_TYPE))
+    if day_only is not None and pc.any(day_only).as_py():
+        day = pa.scalar(settings.day_start(since), type=TIMESTAMP_TYPE)
+        keep = pc.or_kleene(keep, pc.and_kleene(day_only, pc.greater_equal(values, day)))
+    return pc.or_kleene(keep, pc.is_null(values))
 
 
 # --------------------------------------------------------------------------- merging
@@ -809,6 +897,9 @@ class MergeResult:
     max_modified: datetime | None = None
     complete: bool = False
     folded_rows: int = 0  # rows folded into another row of the same contact (grouped merges)
+    # Timestamp columns whose cells had no time of day (00:00 in the account's timezone).
+    day_only_columns: list[str] = field(default_factory=list)
+    settings: ParseSettings = field(default_factory=lambda: ParseSettings())
     _finish: Callable[[], None] | None = None
     _regroup: Callable[[], MergeResult] | None = None
     _cleanup: Callable[[], None] | None = None
@@ -850,10 +941,22 @@ class _Tracker:
         self.rows_read: dict[str, int] = {}
         self.rows_out = 0
         self.max_modified: datetime | None = None
+        self.day_only: set[str] = set()
+        self.timed: set[str] = set()
 
     def read(self, source: str, n: int) -> None:
         with self.lock:
             self.rows_read[source] = self.rows_read.get(source, 0) + n
+
+    def saw(self, state: _FileState) -> None:
+        with self.lock:
+            self.day_only |= state.day_only
+            self.timed |= state.timed
+
+    def day_only_columns(self, layout: ExportLayout) -> list[str]:
+        """Timestamp columns (in layout order) whose cells were all day-only."""
+        only = self.day_only - self.timed
+        return [f.name for f in layout.schema if f.name in only]
 
     def wrote(self, batch: pa.RecordBatch, modified_column: str | None) -> None:
         latest = None
@@ -876,6 +979,7 @@ def merge_exports(
     modified_since: datetime | None = None,
     account_timezone: str = "UTC",
     account_date_format: str = "dd-mm-yyyy",
+    account_time_format: str = "24",
     strategy: Strategy = "auto",
     memory_limit: str = "512MB",
 ) -> MergeResult:
@@ -886,7 +990,10 @@ def merge_exports(
         attributes: the account's attributes (``GET /contacts/attributes``), for types.
         column_case: ``snake`` (warehouse-safe lower-case names) or ``brevo`` (as exported).
         work_dir: scratch space (DuckDB database, key spill); removed by :meth:`MergeResult.close`.
-        modified_since: keep only contacts modified at or after this instant.
+        modified_since: keep only contacts modified at or after this instant; a day-only
+            MODIFIED_TIME is kept from ``modified_since``'s day (account timezone) on.
+        account_timezone, account_date_format, account_time_format: the account's
+            ``dateTimePreferences`` (``GET /account``), how Brevo writes export dates.
         strategy: ``auto`` streams a single source and groups several; force one to test.
         memory_limit: DuckDB's memory cap when grouping (it spills to ``work_dir`` beyond it).
 
@@ -896,7 +1003,7 @@ def merge_exports(
     """
     if not files:
         raise InputError("no export files to merge")
-    settings = ParseSettings(account_timezone, account_date_format)
+    settings = ParseSettings(account_timezone, account_date_format, account_time_format)
     layout = plan_layout(
         attributes,
         union_columns(files),
@@ -939,20 +1046,25 @@ def _read_file(
     tracker: _Tracker,
 ) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
     """One file's typed batches with their identifier keys: counted as read, then filtered."""
-    for batch, keys in _typed_batches(
+    state = _FileState()
+    for batch, keys, day_only in _typed_batches(
         export_file.path,
         layout,
         source=export_file.source,
         batch_rows=batch_rows,
         settings=settings,
         with_keys=True,
+        state=state,
     ):
         assert keys is not None  # with_keys=True
         tracker.read(export_file.source, batch.num_rows)
         if modified_since is not None and layout.modified_column is not None:
-            keep = _modified_since(batch.column(layout.modified_column), modified_since)
+            keep = _modified_since(
+                batch.column(layout.modified_column), modified_since, day_only, settings
+            )
             batch, keys = batch.filter(keep), keys.filter(keep)
         yield batch, keys
+    tracker.saw(state)
 
 
 class _KeyLog:
@@ -1115,6 +1227,7 @@ def _stream_merge(
         merged_rows=0,
         strategy="stream",
         layout=layout,
+        settings=settings,
     )
     for f in files:
         tracker.rows_read.setdefault(f.source, 0)
@@ -1124,6 +1237,7 @@ def _stream_merge(
         result.rows_per_source = dict(tracker.rows_read)
         result.merged_rows = tracker.rows_out
         result.max_modified = tracker.max_modified
+        _note_day_only(result, tracker)
         if duplicates:
             raise DuplicateIdentifiers(
                 f"export {files[0].source} lists {duplicates} contact(s) more than once"
@@ -1153,6 +1267,18 @@ def _stream_merge(
     result._regroup = regroup
     result._cleanup = key_log.close
     return result
+
+
+def _note_day_only(result: MergeResult, tracker: _Tracker) -> None:
+    """Record (once) which timestamp columns only had days, and say so in the notes."""
+    columns = tracker.day_only_columns(result.layout)
+    if not columns or result.day_only_columns == columns:
+        return
+    result.day_only_columns = columns
+    result.notes.append(
+        f"{', '.join(columns)}: Brevo gave days without a time of day; they are stored as 00:00 "
+        f"of that day in the account's timezone ({result.settings.timezone})"
+    )
 
 
 def _duckdb_connect(db_path: Path, memory_limit: str) -> Any:
@@ -1357,10 +1483,12 @@ def _duckdb_merge(
         strategy="duckdb",
         layout=layout,
         complete=True,
+        settings=settings,
     )
 
     def finish() -> None:
         result.max_modified = tracker.max_modified
+        _note_day_only(result, tracker)
 
     result._finish = finish
     result._cleanup = cleanup

@@ -20,11 +20,14 @@ Data path, in bounded memory:
 from __future__ import annotations
 
 import contextlib
+import csv
 import glob
 import hashlib
+import io
 import json
 import logging
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +44,7 @@ from etl.body import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, Chunk, ChunkBuilder
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import (
     BrevoError,
+    BrevoNotFound,
     ProcessFailed,
     ProcessTimeout,
     SubmissionUncertain,
@@ -49,7 +53,7 @@ from etl.brevo.models import Attribute, ImportRequest, Process
 from etl.csv_io import CsvFormat, RawBatch, arrow_strings, iter_csv_batches, sniff_csv
 from etl.errors import InputError
 from etl.fingerprints import siphash64
-from etl.ledger import DEFAULT_STATE_DIR, Ledger
+from etl.ledger import DEFAULT_STATE_DIR, ChunkEntry, Ledger, account_key, ledger_path
 from etl.mapping import ColumnMapping, load_mapping_file, map_columns
 from etl.normalise import (
     AttributeSpec,
@@ -57,7 +61,8 @@ from etl.normalise import (
     build_specs,
     normalise_batch,
 )
-from etl.rejects import RejectsWriter
+from etl.outcomes import REFUSALS_HEADER, account_for_chunk, apply_false_booleans, chunk_landed
+from etl.rejects import RejectsWriter, neutralise
 from etl.validate import ContactValidator, ValidationReport, merge_reports
 
 logger = logging.getLogger(__name__)
@@ -107,6 +112,7 @@ class ImportOptions:
     state_dir: Path = DEFAULT_STATE_DIR
     report_path: Path | None = None
     rejects_path: Path | None = None
+    again: bool = False
 
     def check(self) -> None:
         """Refuse contradictory options (exit 2) before any work."""
@@ -135,6 +141,11 @@ class ImportOptions:
         report = self.report_path or self.state_dir / "import-report.json"
         rejects = self.rejects_path or report.with_name(report.stem + ".rejects.csv")
         return report, rejects
+
+    def refusals_path(self) -> Path:
+        """Where the rows Brevo refused are listed (beside the report)."""
+        report, _ = self.paths_for_reports()
+        return report.with_name(report.stem + ".refusals.csv")
 
 
 # ---------------------------------------------------------------------------- planning
@@ -221,11 +232,15 @@ def plan_import(options: ImportOptions, attributes: Sequence[Attribute]) -> Impo
 
 @dataclass
 class FileAccount:
-    """Per-file row accounting: rows_read == rows_sent + rows_rejected at the end."""
+    """Per-file row accounting: rows_read == rows_to_send + rows_rejected at the end.
+
+    ``rows_to_send`` are the rows that passed every local check and went into chunks; the
+    report's run-level counts say which of them this run sent and Brevo accepted.
+    """
 
     path: str
     rows_read: int = 0
-    rows_sent: int = 0
+    rows_to_send: int = 0
     rows_rejected: int = 0
 
 
@@ -495,7 +510,7 @@ def finish_prepare(
                     sent = frame[keep_mask]
                     if not len(sent):
                         continue
-                    account.rows_sent += len(sent)
+                    account.rows_to_send += len(sent)
                     for chunk in builder.add(sent[[*columns, LINE]]):
                         emit(chunk)
                     too_large = builder.pop_rejected()
@@ -503,7 +518,7 @@ def finish_prepare(
                         rejected = _originals(sent, too_large)
                         rejects.write(str(planned.path), rejected)
                         reasons.update(rejected["reason"].astype(str))
-                        account.rows_sent -= len(rejected)
+                        account.rows_to_send -= len(rejected)
                         account.rows_rejected += len(rejected)
             spill_path.unlink()
         if builder is not None and (last := builder.flush()) is not None:
@@ -511,10 +526,10 @@ def finish_prepare(
     rejects_by_reason = dict(sorted(reasons.items()))
 
     for account in accounts:
-        if account.rows_read != account.rows_sent + account.rows_rejected:
+        if account.rows_read != account.rows_to_send + account.rows_rejected:
             raise AssertionError(
                 f"accounting broken for {account.path}: read {account.rows_read}, "
-                f"sent {account.rows_sent}, rejected {account.rows_rejected}"
+                f"to send {account.rows_to_send}, rejected {account.rows_rejected}"
             )
     return PreparedImport(
         chunks=chunks,
@@ -613,6 +628,114 @@ def _duplicate_rejects(losers: pd.DataFrame, kept_as: Sequence[str]) -> pd.DataF
     return rejected.reset_index(drop=True)
 
 
+# ---------------------------------------------------------------------------- account and runs
+
+
+@dataclass(frozen=True)
+class AccountScope:
+    """The account a key belongs to, at one base URL: what a ledger is scoped by."""
+
+    key: str
+    email: str
+    base_url: str
+    ledger_path: Path
+
+
+def account_scope(client: BrevoClient, state_dir: Path) -> AccountScope:
+    """Ask Brevo whose key this is (``GET /account``) and where that account's ledger lives."""
+    account = client.get_account()
+    if not account.email:
+        raise BrevoError("GET /account gave no email: cannot tell which account this key is for")
+    key = account_key(
+        base_url=client.base_url,
+        email=account.email,
+        organization_id=account.organization_id,
+        user_id=account.user_id,
+    )
+    return AccountScope(
+        key=key,
+        email=account.email,
+        base_url=client.base_url,
+        ledger_path=ledger_path(state_dir, key),
+    )
+
+
+def open_ledger(scope: AccountScope) -> Ledger:
+    """Open the account's ledger and record whose it is (email and base URL, never the key)."""
+    ledger = Ledger(scope.ledger_path)
+    ledger.set_meta({"email": scope.email, "base_url": scope.base_url})
+    return ledger
+
+
+def run_fingerprint(options: ImportOptions, chunks: Sequence[ChunkFile]) -> str:
+    """What the command asks of Brevo: the target, how to import, and every chunk's body."""
+    spec = {
+        "list_ids": sorted(options.list_ids),
+        "new_list": options.new_list,
+        "folder_id": options.folder_id,
+        "update_existing": options.update_existing,
+        "empty_attributes": options.empty_attributes,
+        "email_blacklist": options.email_blacklist,
+        "sms_blacklist": options.sms_blacklist,
+        "chunks": [c.sha256 for c in chunks],
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+RunAction = Literal["new", "resumed", "already_completed"]
+
+
+@dataclass(frozen=True)
+class RunDecision:
+    """Which run this invocation is, and what became of the previous one."""
+
+    run_id: str
+    action: RunAction
+    previous: dict[str, Any] | None = None
+
+
+def begin_run(
+    client: BrevoClient, ledger: Ledger, fingerprint: str, *, again: bool = False
+) -> RunDecision:
+    """Resume an unfinished run of this command, report a completed one, or start a new one.
+
+    A completed run is trusted only while the account still knows its last process: a
+    sandbox (or account) that was emptied since then gets everything sent again.
+    """
+    latest = ledger.latest_run(fingerprint)
+    if latest is not None and not again:
+        if latest.status != "completed":
+            ledger.use_run(latest.run_id)
+            return RunDecision(latest.run_id, "resumed", latest.describe())
+        if _run_still_known(client, ledger, latest.run_id):
+            ledger.run_id = latest.run_id
+            return RunDecision(latest.run_id, "already_completed", latest.describe())
+        logger.warning(
+            "run %s completed this import, but the account no longer knows its processes; "
+            "sending everything again",
+            latest.run_id,
+        )
+    run = ledger.start_run(fingerprint)
+    return RunDecision(run.run_id, "new", latest.describe() if latest else None)
+
+
+def _run_still_known(client: BrevoClient, ledger: Ledger, run_id: str) -> bool:
+    process_ids = ledger.run_process_ids(run_id)
+    if not process_ids:
+        return True
+    try:
+        client.get_process(process_ids[-1])
+    except BrevoNotFound:
+        return False
+    return True
+
+
+def newest_process_id(client: BrevoClient) -> int:
+    """The id of the newest process of the account (0 if none): a floor for what we create."""
+    first = next(iter(client.iter_processes(page_size=1, sort="desc")), [])
+    return max((p.id for p in first), default=0)
+
+
 # ---------------------------------------------------------------------------- sending
 
 
@@ -637,11 +760,16 @@ def chunk_key(chunk: ChunkFile, target: Target) -> str:
 
 
 def resolve_target(client: BrevoClient, ledger: Ledger, options: ImportOptions) -> Target:
-    """Find or create the target list(s); a new list is created once, ever."""
+    """Find or create the target list(s); a new list is created once per account."""
     list_ids = tuple(options.list_ids)
     if options.new_list:
         assert options.folder_id is not None
         list_id = ledger.new_list_id(options.new_list, options.folder_id)
+        if list_id is not None and not _list_exists(client, list_id, options.new_list):
+            # The ledger remembers a list the account no longer has (deleted, or an emptied
+            # sandbox): never import into whatever list now holds that id.
+            ledger.forget_new_list(options.new_list, options.folder_id)
+            list_id = None
         if list_id is None:
             list_id = _find_list(client, options.new_list, options.folder_id)
         if list_id is None:
@@ -658,12 +786,38 @@ def resolve_target(client: BrevoClient, ledger: Ledger, options: ImportOptions) 
     )
 
 
+def remembered_target(ledger: Ledger, options: ImportOptions) -> Target:
+    """The target of a run that already completed, without asking or creating anything."""
+    list_ids = tuple(options.list_ids)
+    if options.new_list and options.folder_id is not None:
+        remembered = ledger.new_list_id(options.new_list, options.folder_id)
+        list_ids = (remembered,) if remembered is not None else ()
+    return Target(
+        list_ids=list_ids,
+        update_existing=options.update_existing,
+        empty_attributes=options.empty_attributes,
+        email_blacklist=options.email_blacklist,
+        sms_blacklist=options.sms_blacklist,
+    )
+
+
+def _list_exists(client: BrevoClient, list_id: int, name: str) -> bool:
+    try:
+        return client.get_list(list_id).name == name
+    except BrevoNotFound:
+        return False
+
+
 def _find_list(client: BrevoClient, name: str, folder_id: int) -> int | None:
     for page in client.iter_lists():
         for lst in page:
             if lst.name == name and lst.folder_id == folder_id:
                 return lst.id
     return None
+
+
+ChunkAction = Literal["submitted", "skipped_completed", "resumed", "reconciled"]
+OutcomeStatus = Literal["pending", "submitted", "completed", "failed", "timeout"]
 
 
 @dataclass
@@ -676,8 +830,8 @@ class ChunkOutcome:
     sha256: str
     chunk_key: str
     process_id: int | None = None
-    status: str = "pending"
-    action: str = "submitted"  # submitted | skipped_completed | resumed | reconciled
+    status: OutcomeStatus = "pending"
+    action: ChunkAction = "submitted"
     info: dict[str, Any] | None = None
     error: str | None = None
 
@@ -698,38 +852,86 @@ def _request_for(
     )
 
 
-def reconcile_uncertain(
-    client: BrevoClient, ledger: Ledger, key: str, submitted_at: datetime
-) -> int | None:
-    """Find the import process an uncertain submission created, or None if it never arrived.
+class ReconcileAmbiguous(BrevoError):
+    """A lost submission could belong to more than one process: the run stops, state kept."""
 
-    Brevo's import takes no idempotency key and its process carries no trace of the body, so the
-    only evidence is time: an import process created at or after the submission (less a margin
-    for clock skew) that no other chunk of the ledger claims. Chunks are submitted one at a time,
-    so at most one submission is uncertain at once. More than one candidate is refused rather
-    than guessed.
+
+def _candidates(client: BrevoClient, ledger: Ledger, entry: ChunkEntry) -> list[Process]:
+    """Import processes newer than the newest one seen before the submission, unclaimed.
+
+    Brevo promises no creation time on a process (FACTS.md F2), so ids are the only order;
+    where a time is given, processes clearly older than the submission are dropped too.
     """
     claimed = ledger.claimed_process_ids()
-    horizon = submitted_at - _CLOCK_SKEW
-    candidates: list[Process] = []
+    horizon = entry.submitted_at - _CLOCK_SKEW
+    out: list[Process] = []
     for page in client.iter_processes(sort="desc"):
         older = False
         for proc in page:
-            created = _parse_time(proc.created_at)
-            if created is not None and created < horizon:
+            if proc.id <= entry.after_process_id:
                 older = True
                 continue
+            created = _parse_time(proc.created_at)
+            if created is not None and created < horizon:
+                continue
             if proc.name.upper() == "IMPORTUSER" and proc.id not in claimed:
-                candidates.append(proc)
-        if older:
+                out.append(proc)
+        if older or not page:
             break
+    return out
+
+
+def reconcile_uncertain(
+    client: BrevoClient,
+    ledger: Ledger,
+    chunk: ChunkFile,
+    target: Target,
+    entry: ChunkEntry,
+    *,
+    settle_s: float = 0.0,
+    wait_timeout_s: float = 3600.0,
+) -> int | None:
+    """Find the import process an uncertain submission created, or None if it never arrived.
+
+    Brevo's import takes no idempotency key and its process carries no trace of the body. So:
+    only import processes newer than the newest process seen before the submission and claimed
+    by no chunk are candidates; a request still held somewhere may land late, so an empty answer
+    is trusted only ``settle_s`` after the submission; and a single candidate is adopted only
+    when the chunk's content is in Brevo (a sample of its contacts in the target lists with its
+    values). Two candidates are refused rather than guessed.
+    """
+    settle_until = entry.submitted_at + timedelta(seconds=settle_s)
+    while True:
+        candidates = _candidates(client, ledger, entry)
+        remaining = (settle_until - datetime.now(UTC)).total_seconds()
+        if candidates or remaining <= 0:
+            break
+        logger.info(
+            "chunk %d: waiting %.0f s for a late submission to land", chunk.index, remaining
+        )
+        time.sleep(min(remaining, max(1.0, settle_s / 6)))
+    if not candidates:
+        return None
     if len(candidates) > 1:
         ids = ", ".join(str(p.id) for p in candidates)
-        raise BrevoError(
-            f"cannot tell which import process holds chunk {key[:12]}: candidates {ids}; "
-            "check them in Brevo, then re-run"
+        raise ReconcileAmbiguous(
+            f"cannot tell which import process holds chunk {chunk.index} "
+            f"({entry.chunk_key[:12]}): candidates {ids}; check them in Brevo, then re-run"
         )
-    return candidates[0].id if candidates else None
+    proc = candidates[0]
+    if proc.is_pending:
+        try:
+            proc = client.wait_for_process(proc.id, timeout_s=wait_timeout_s)
+        except ProcessFailed as exc:
+            proc = exc.process
+    if chunk_landed(client, chunk.path, target.list_ids):
+        return proc.id
+    logger.info(
+        "chunk %d: process %d is not this chunk's import (its contacts are not in Brevo)",
+        chunk.index,
+        proc.id,
+    )
+    return None
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -749,9 +951,24 @@ def submit_chunk(
     options: ImportOptions,
     *,
     publish: Callable[[ChunkFile], str] | None = None,
+    after_process_id: int = 0,
+    settle_s: float | None = None,
 ) -> ChunkOutcome:
-    """Submit one chunk unless the ledger shows it already went out; never twice."""
+    """Submit one chunk unless the current run's ledger shows it already went out; never twice.
+
+    Args:
+        client: the Brevo client.
+        ledger: the account's ledger, on the current run.
+        chunk: the prepared body.
+        target: lists and import options.
+        options: the run's options.
+        publish: publishes the chunk and returns its URL (``--via url``).
+        after_process_id: the newest process id seen before this run's submissions.
+        settle_s: how long after a lost submission an empty process list is trusted
+            (default: twice the client's timeout).
+    """
     key = chunk_key(chunk, target)
+    settle = 2 * client.timeout_s if settle_s is None else settle_s
     outcome = ChunkOutcome(
         index=chunk.index, rows=chunk.rows, bytes=chunk.bytes, sha256=chunk.sha256, chunk_key=key
     )
@@ -766,7 +983,15 @@ def submit_chunk(
             outcome.process_id = entry.process_id
             return outcome
         if entry.status == "submitting":
-            found = reconcile_uncertain(client, ledger, key, entry.submitted_at)
+            found = reconcile_uncertain(
+                client,
+                ledger,
+                chunk,
+                target,
+                entry,
+                settle_s=settle,
+                wait_timeout_s=options.wait_timeout_s,
+            )
             if found is not None:
                 ledger.record_submitted(key, found)
                 outcome.status, outcome.action, outcome.process_id = (
@@ -779,19 +1004,24 @@ def submit_chunk(
         # status "failed": Brevo rejected the process; a re-run tries again.
     file_url = publish(chunk) if publish else None
     request = _request_for(chunk, target, options, file_url)
-    sent_at = ledger.begin_submission(
+    ledger.begin_submission(
         chunk_key=key,
         body_sha256=chunk.sha256,
         target=target.key(),
         rows=chunk.rows,
         size=chunk.bytes,
+        after_process_id=max(after_process_id, ledger.newest_claimed_process_id()),
     )
     try:
         process_id = client.start_import(request)
     except SubmissionUncertain:
-        found = reconcile_uncertain(client, ledger, key, sent_at)
+        pending = ledger.get(key)
+        assert pending is not None
+        found = reconcile_uncertain(
+            client, ledger, chunk, target, pending, wait_timeout_s=options.wait_timeout_s
+        )
         if found is None:
-            # Nothing arrived. Leave the row "submitting": the next run looks again first.
+            # Nothing (yet) arrived. Leave the row "submitting": the next run looks again first.
             raise
         ledger.record_submitted(key, found)
         outcome.status, outcome.action, outcome.process_id = "submitted", "reconciled", found
@@ -845,12 +1075,83 @@ def wait_chunk(
     return outcome
 
 
+def refusals_dir(ledger: Ledger) -> Path:
+    """Where the current run keeps the rows Brevo refused, one file per chunk."""
+    return ledger.path.parent / "runs" / ledger.run_id
+
+
+def account_chunk(
+    client: BrevoClient,
+    ledger: Ledger,
+    outcome: ChunkOutcome,
+    chunk: ChunkFile,
+    *,
+    boolean_attributes: Sequence[str],
+    update_existing: bool,
+    work_dir: Path,
+) -> ChunkOutcome:
+    """Once a chunk completed: Brevo's counts and refused rows, then false booleans re-applied.
+
+    Done once per chunk (the ledger's info says so), so a resumed run neither downloads nor
+    updates again.
+    """
+    if outcome.status != "completed" or (outcome.info or {}).get("accounted"):
+        return outcome
+    info = dict(outcome.info or {})
+    account = account_for_chunk(client, info, rows=outcome.rows, work_dir=work_dir)
+    folder = refusals_dir(ledger)
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f"chunk-{chunk.index:05d}-{outcome.chunk_key[:12]}.csv"
+    _write_refusals(part, chunk.index, account.refused_rows)
+    false_applied = 0
+    booleans = [c for c in chunk.columns if c in set(boolean_attributes)]
+    if update_existing and booleans:
+        refused_ids = {ident for _, ident, _ in account.refused_rows if ident}
+        false_applied = apply_false_booleans(client, chunk.path, booleans, skip=refused_ids)
+    info.update(account.as_info())
+    info.update({"false_reapplied": false_applied, "refusals_part": str(part), "accounted": True})
+    ledger.record_finished(outcome.chunk_key, status="completed", info=info)
+    outcome.info = info
+    return outcome
+
+
+def _write_refusals(path: Path, index: int, rows: Sequence[tuple[str, str, str]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        for kind, ident, row in rows:
+            writer.writerow([index, kind, neutralise(ident), neutralise(row)])
+    tmp.replace(path)
+
+
+def write_refusals_file(outcomes: Sequence[ChunkOutcome], dest: Path) -> int:
+    """Join the chunks' refusal parts into one CSV beside the report; returns its rows."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with dest.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerow(REFUSALS_HEADER)
+        for outcome in outcomes:
+            part = (outcome.info or {}).get("refusals_part")
+            if not part or not Path(part).exists():
+                continue
+            text = Path(part).read_text(encoding="utf-8")
+            out.write(text)
+            count += sum(1 for _ in csv.reader(io.StringIO(text, newline="")))
+    return count
+
+
 # ---------------------------------------------------------------------------- reporting
 
 
 @dataclass
 class ImportReport:
-    """The run's account, written as JSON by ``--report``."""
+    """The run's account, written as JSON by ``--report``.
+
+    ``rows_read == rows_sent + rows_rejected + rows_refused_by_brevo + rows_not_completed +
+    rows_already_sent``: every row is sent by this run (and accepted by Brevo), rejected
+    locally with a reason, refused by Brevo, in a chunk that did not complete, or sent by an
+    earlier completed run of the same command (then nothing is sent).
+    """
 
     rows_read: int
     rows_sent: int
@@ -863,6 +1164,14 @@ class ImportReport:
     files: list[dict[str, Any]]
     rejects_path: str
     validation: dict[str, Any]
+    rows_refused_by_brevo: int = 0
+    rows_not_completed: int = 0
+    rows_already_sent: int = 0
+    run_id: str | None = None
+    run_action: str = "new"
+    previous_run: dict[str, Any] | None = None
+    account: dict[str, str] = field(default_factory=dict)
+    refusals_path: str | None = None
     dropped_values: int = 0
     new_emails: int | None = None
     emails_exists: int | None = None
@@ -878,10 +1187,6 @@ class ImportReport:
         return json.dumps(asdict(self), indent=2, default=str)
 
 
-def _as_count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def build_report(
     plan: ImportPlan,
     prepared: PreparedImport,
@@ -890,32 +1195,45 @@ def build_report(
     *,
     started_at: datetime,
     notify_payloads: Sequence[dict[str, Any]] = (),
+    run: RunDecision | None = None,
+    account: AccountScope | None = None,
+    refusals_path: Path | None = None,
 ) -> ImportReport:
     """Assemble the report and check the accounting invariant."""
-    rows_sent = sum(f.rows_sent for f in prepared.files)
-    invalid = [_as_count((o.info or {}).get("invalid_emails")) for o in outcomes]
-    dups = [_as_count((o.info or {}).get("duplicate_contact_id")) for o in outcomes]
+    completed = [o for o in outcomes if o.status == "completed"]
+    refused = sum(int((o.info or {}).get("refused") or 0) for o in completed)
+    to_send = sum(c.rows for c in prepared.chunks)
+    already = to_send if run is not None and run.action == "already_completed" else 0
+    not_completed = sum(o.rows for o in outcomes if o.status != "completed")
+    rows_sent = sum(o.rows for o in completed) - refused
+    counts: Counter[str] = Counter()
+    sources: set[str] = set()
+    problems: list[str] = []
+    for o in completed:
+        info = o.info or {}
+        counts.update(info.get("brevo_counts") or {})
+        if info.get("brevo_counts_source"):
+            sources.add(str(info["brevo_counts_source"]))
+        problems += [f"chunk {o.index}: {p}" for p in info.get("problems") or ()]
+    invalid = counts.get("invalid_emails", 0)
+    duplicates = sum(v for k, v in counts.items() if k.startswith("duplicate_"))
+    known = bool(completed) and all((o.info or {}).get("accounted") for o in completed)
     brevo: dict[str, Any] = {
         "processes": [o.process_id for o in outcomes],
-        "invalid_emails": sum(v for v in invalid if v is not None) if any(invalid) else 0,
-        "duplicates": sum(v for v in dups if v is not None) if any(dups) else 0,
-        "reject_files": sorted(
-            {
-                str(v)
-                for o in outcomes
-                for v in (o.info or {}).values()
-                if isinstance(v, str) and v.startswith("http")
-            }
+        "counts": dict(sorted(counts.items())),
+        "counts_source": _counts_source(sources, known),
+        "invalid_emails": invalid,
+        "duplicates": duplicates,
+        "false_booleans_reapplied": sum(
+            int((o.info or {}).get("false_reapplied") or 0) for o in completed
         ),
+        "problems": problems,
     }
     differences = []
-    if brevo["invalid_emails"]:
+    if refused:
         differences.append(
-            f"Brevo found {brevo['invalid_emails']} invalid emails the local checks accepted"
-        )
-    if brevo["duplicates"]:
-        differences.append(
-            f"Brevo found {brevo['duplicates']} duplicates after local de-duplication"
+            f"Brevo refused {refused} row(s) the local checks accepted "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()) if v)})"
         )
     legacy: dict[str, int | None] = {
         "new_emails": None,
@@ -928,15 +1246,19 @@ def build_report(
             raw = payload.get(name)
             if raw is not None and str(raw).strip().isdigit():
                 legacy[name] = (legacy[name] or 0) + int(str(raw).strip())
-    if legacy["invalid_email"] is None and all(v is not None for v in invalid) and outcomes:
-        legacy["invalid_email"] = brevo["invalid_emails"]
-    if legacy["duplicates_email"] is None and all(v is not None for v in dups) and outcomes:
-        legacy["duplicates_email"] = brevo["duplicates"]
+    if known and "none" not in sources and "unavailable" not in sources:
+        if legacy["invalid_email"] is None:
+            legacy["invalid_email"] = invalid
+        if legacy["duplicates_email"] is None:
+            legacy["duplicates_email"] = duplicates
     ok = all(o.status == "completed" for o in outcomes)
     report = ImportReport(
         rows_read=prepared.rows_read,
         rows_sent=rows_sent,
         rows_rejected=prepared.rows_rejected,
+        rows_refused_by_brevo=refused,
+        rows_not_completed=not_completed,
+        rows_already_sent=already,
         rejects_by_reason=prepared.rejects_by_reason,
         unknown_columns=list(plan.unknown_columns),
         chunks=[
@@ -948,6 +1270,7 @@ def build_report(
                 "process_id": o.process_id,
                 "status": o.status,
                 "action": o.action,
+                "refused_by_brevo": int((o.info or {}).get("refused") or 0),
                 **({"error": o.error} if o.error else {}),
             }
             for o in outcomes
@@ -962,6 +1285,11 @@ def build_report(
             "successful": prepared.validation.successful,
             "failures": list(prepared.validation.failures),
         },
+        run_id=run.run_id if run else None,
+        run_action=run.action if run else "new",
+        previous_run=run.previous if run and run.action != "new" else None,
+        account={"email": account.email, "key": account.key} if account else {},
+        refusals_path=str(refusals_path) if refusals_path else None,
         dropped_values=prepared.dropped_values,
         differences=differences,
         started_at=started_at.isoformat(timespec="seconds"),
@@ -969,12 +1297,37 @@ def build_report(
         ok=ok,
         **legacy,
     )
-    if report.rows_read != report.rows_sent + report.rows_rejected:
+    total = (
+        report.rows_sent
+        + report.rows_rejected
+        + report.rows_refused_by_brevo
+        + report.rows_not_completed
+        + report.rows_already_sent
+    )
+    if report.rows_read != total:
         raise AssertionError(
             f"accounting broken: read {report.rows_read} != sent {report.rows_sent} "
-            f"+ rejected {report.rows_rejected}"
+            f"+ rejected {report.rows_rejected} + refused {report.rows_refused_by_brevo} "
+            f"+ not completed {report.rows_not_completed} + already sent "
+            f"{report.rows_already_sent}"
         )
     return report
+
+
+def _counts_source(sources: set[str], known: bool) -> str:
+    """Where the report's Brevo counts come from, in words."""
+    if not known:
+        return "not known (no chunk completed in this run)"
+    if not sources or sources == {"none"}:
+        return "not given: Brevo's processes carried no info.import"
+    if "unavailable" in sources:
+        return "partly unavailable: some of Brevo's report files could not be read"
+    parts = []
+    if any("links" in s for s in sources):
+        parts.append("rows of Brevo's info.import CSV files")
+    if any("counts" in s for s in sources):
+        parts.append("counts in Brevo's info.import")
+    return " and ".join(parts)
 
 
 def write_report(report: ImportReport, path: Path) -> None:

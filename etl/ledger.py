@@ -1,22 +1,33 @@
-"""The import ledger: what was submitted to Brevo, so a re-run never imports a chunk twice.
+"""The import ledger: what this account was sent, by which run, so nothing is imported twice.
 
-One SQLite file (default ``data/state/ledger.sqlite``). A chunk's key is the sha256 of its body
-plus its target and options, so the same rows sent to the same lists with the same options are
-the same chunk in every run. The protocol around a submission is:
+One SQLite file **per account**: ``<state dir>/accounts/<account key>/ledger.sqlite``, where the
+key is a hash of the base URL and the account's identity from ``GET /account`` (its email and any
+organisation or user id). A key for another account, or the same key against another base URL,
+opens another ledger and so never sees this account's chunks: a state dir rehearsed on the
+sandbox and reused against production skips nothing.
 
-1. ``begin_submission``: a durable ``submitting`` row with the time, committed *before* the
-   request goes out;
+Inside an account, work is grouped in **runs**. A run's fingerprint is what the command asks
+for (the target and the bodies of its chunks); re-running the same command finds the latest run
+with that fingerprint and either resumes it (unfinished) or reports that it already completed.
+A chunk's key is the sha256 of its body plus its target and options; its ledger row belongs to
+one run. The protocol around a submission is:
+
+1. ``begin_submission``: a durable ``submitting`` row with the time and the newest process id
+   seen before the request (``after_process_id``), committed *before* the request goes out;
 2. ``record_submitted``: the process id, as soon as Brevo answers;
 3. ``record_finished``: ``completed`` or ``failed`` with Brevo's ``info``.
 
-A crash between 1 and 2 leaves a ``submitting`` row: the next run reconciles it against
-``GET /processes`` (an import created after the submission that no other chunk claims) before it
-sends anything again. New lists created for an import are recorded too, so a re-run reuses them.
+A crash between 1 and 2 leaves a ``submitting`` row: the next attempt reconciles it against
+``GET /processes`` (an import newer than ``after_process_id`` that no chunk claims, confirmed by
+content, see :func:`etl.importer.reconcile_uncertain`) before it sends anything again. Lists
+created for an import are recorded per account, so a re-run reuses them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -27,28 +38,47 @@ from pathlib import Path
 from typing import Any, Literal
 
 ChunkStatus = Literal["submitting", "submitted", "completed", "failed"]
+RunStatus = Literal["running", "completed", "failed"]
 
 DEFAULT_STATE_DIR = Path("data/state")
+LEDGER_NAME = "ledger.sqlite"
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id       TEXT PRIMARY KEY,
+    fingerprint  TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    rows_sent    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_by_fingerprint ON runs (fingerprint, started_at);
 CREATE TABLE IF NOT EXISTS chunks (
-    chunk_key     TEXT PRIMARY KEY,
-    body_sha256   TEXT NOT NULL,
-    target        TEXT NOT NULL,
-    rows          INTEGER NOT NULL,
-    bytes         INTEGER NOT NULL,
-    status        TEXT NOT NULL,
-    process_id    INTEGER,
-    submitted_at  TEXT NOT NULL,
-    updated_at    TEXT NOT NULL,
-    info          TEXT,
-    error         TEXT,
-    attempts      INTEGER NOT NULL DEFAULT 1
+    run_id           TEXT NOT NULL,
+    chunk_key        TEXT NOT NULL,
+    body_sha256      TEXT NOT NULL,
+    target           TEXT NOT NULL,
+    rows             INTEGER NOT NULL,
+    bytes            INTEGER NOT NULL,
+    status           TEXT NOT NULL,
+    process_id       INTEGER,
+    after_process_id INTEGER NOT NULL DEFAULT 0,
+    submitted_at     TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    info             TEXT,
+    error            TEXT,
+    attempts         INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (run_id, chunk_key)
 );
 -- Every process ever tied to a chunk: a resubmission (after a failed process) replaces the
 -- chunk's process_id, but the old process stays claimed, so reconciling never mistakes it.
 CREATE TABLE IF NOT EXISTS processes (
     process_id  INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL,
     chunk_key   TEXT NOT NULL,
     recorded_at TEXT NOT NULL
 );
@@ -61,9 +91,34 @@ CREATE TABLE IF NOT EXISTS new_lists (
 );
 """
 
+_CHUNK_COLUMNS = (
+    "chunk_key, body_sha256, target, rows, bytes, status, process_id, submitted_at, info,"
+    " error, attempts, after_process_id, run_id"
+)
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def account_key(
+    *, base_url: str, email: str, organization_id: str | None = None, user_id: str | None = None
+) -> str:
+    """A stable, non-secret name for one account at one base URL (never the API key)."""
+    identity = "|".join(
+        (base_url.rstrip("/").lower(), email.strip().lower(), organization_id or "", user_id or "")
+    )
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def ledger_path(state_dir: Path, key: str) -> Path:
+    """Where the ledger of the account ``key`` lives under ``state_dir``."""
+    return state_dir / "accounts" / key / LEDGER_NAME
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a random suffix."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +136,44 @@ class ChunkEntry:
     info: dict[str, Any] | None
     error: str | None
     attempts: int
+    after_process_id: int = 0
+    run_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunEntry:
+    """One run of an import command against this account."""
+
+    run_id: str
+    fingerprint: str
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    rows_sent: int
+
+    def describe(self) -> dict[str, Any]:
+        """The run as the report's ``previous_run`` shows it."""
+        return {
+            "id": self.run_id,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "finished_at": self.finished_at.isoformat(timespec="seconds")
+            if self.finished_at
+            else None,
+            "rows_sent": self.rows_sent,
+        }
 
 
 class Ledger:
-    """SQLite-backed record of chunk submissions; safe to share between threads."""
+    """SQLite-backed record of one account's runs and chunk submissions; thread-safe.
 
-    def __init__(self, path: Path) -> None:
+    Chunk methods act on the current run (``run_id``, set by :meth:`use_run`).
+    """
+
+    def __init__(self, path: Path, *, run_id: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.run_id = run_id
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -117,34 +202,105 @@ class Ledger:
                 raise
             self._db.execute("COMMIT")
 
+    # ------------------------------------------------------------------ account
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Record who this ledger belongs to (email, base URL: never the key)."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(values.items())
+            )
+
+    def meta(self) -> dict[str, str]:
+        """What :meth:`set_meta` recorded."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM meta").fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    # ------------------------------------------------------------------ runs
+
+    def latest_run(self, fingerprint: str) -> RunEntry | None:
+        """The newest run of the command with this fingerprint, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT run_id, fingerprint, status, started_at, finished_at, rows_sent FROM runs"
+                " WHERE fingerprint = ? ORDER BY started_at DESC, rowid DESC LIMIT 1",
+                (fingerprint,),
+            ).fetchone()
+        return _run(row) if row else None
+
+    def get_run(self, run_id: str) -> RunEntry | None:
+        """The run with this id."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT run_id, fingerprint, status, started_at, finished_at, rows_sent FROM runs"
+                " WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+        return _run(row) if row else None
+
+    def start_run(self, fingerprint: str) -> RunEntry:
+        """Record a new run and make it the current one."""
+        run_id = new_run_id()
+        now = _now()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, fingerprint, status, started_at) VALUES (?, ?, ?, ?)",
+                (run_id, fingerprint, "running", now),
+            )
+        self.run_id = run_id
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def use_run(self, run_id: str) -> None:
+        """Make an existing run the current one (a resumed run), marking it running."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status='running' WHERE run_id=?", (run_id,))
+        self.run_id = run_id
+
+    def finish_run(self, *, status: RunStatus, rows_sent: int) -> None:
+        """Record how the current run ended."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET status=?, finished_at=?, rows_sent=? WHERE run_id=?",
+                (status, _now(), rows_sent, self.run_id),
+            )
+
+    def run_process_ids(self, run_id: str) -> list[int]:
+        """The processes of a run's chunks, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT process_id FROM chunks WHERE run_id=? AND process_id IS NOT NULL"
+                " ORDER BY submitted_at",
+                (run_id,),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
     # ------------------------------------------------------------------ chunks
 
     def get(self, chunk_key: str) -> ChunkEntry | None:
-        """Return the entry for ``chunk_key``, if any."""
+        """The current run's entry for ``chunk_key``, if any."""
         with self._lock:
             row = self._db.execute(
-                "SELECT chunk_key, body_sha256, target, rows, bytes, status, process_id,"
-                " submitted_at, info, error, attempts FROM chunks WHERE chunk_key = ?",
-                (chunk_key,),
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE run_id = ? AND chunk_key = ?",
+                (self.run_id, chunk_key),
             ).fetchone()
         return _entry(row) if row else None
 
     def entries(self, status: ChunkStatus | None = None) -> list[ChunkEntry]:
-        """Every entry (optionally with one status), oldest first."""
-        sql = (
-            "SELECT chunk_key, body_sha256, target, rows, bytes, status, process_id,"
-            " submitted_at, info, error, attempts FROM chunks"
-        )
-        args: tuple[Any, ...] = ()
+        """The current run's entries (optionally with one status), oldest first."""
+        sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE run_id = ?"
+        args: tuple[Any, ...] = (self.run_id,)
         if status:
-            sql += " WHERE status = ?"
-            args = (status,)
+            sql += " AND status = ?"
+            args = (self.run_id, status)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY submitted_at", args).fetchall()
         return [_entry(r) for r in rows]
 
     def claimed_process_ids(self) -> set[int]:
-        """Process ids tied to a chunk now or by an earlier attempt (a failed process)."""
+        """Process ids tied to a chunk of any run of this account, now or by an earlier attempt."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT process_id FROM chunks WHERE process_id IS NOT NULL"
@@ -152,19 +308,46 @@ class Ledger:
             ).fetchall()
         return {int(r[0]) for r in rows}
 
+    def newest_claimed_process_id(self) -> int:
+        """The highest process id any chunk of this account was tied to (0 if none)."""
+        return max(self.claimed_process_ids(), default=0)
+
     def begin_submission(
-        self, *, chunk_key: str, body_sha256: str, target: str, rows: int, size: int
+        self,
+        *,
+        chunk_key: str,
+        body_sha256: str,
+        target: str,
+        rows: int,
+        size: int,
+        after_process_id: int = 0,
     ) -> datetime:
-        """Durably mark a chunk as about to be sent; returns the recorded time."""
+        """Durably mark a chunk as about to be sent; returns the recorded time.
+
+        ``after_process_id`` is the newest process id seen before this request: a process this
+        request created can only be newer.
+        """
         now = _now()
         with self._tx() as db:
             db.execute(
-                "INSERT INTO chunks (chunk_key, body_sha256, target, rows, bytes, status,"
-                " submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, 'submitting', ?, ?)"
-                " ON CONFLICT(chunk_key) DO UPDATE SET status='submitting', process_id=NULL,"
+                "INSERT INTO chunks (run_id, chunk_key, body_sha256, target, rows, bytes, status,"
+                " after_process_id, submitted_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?)"
+                " ON CONFLICT(run_id, chunk_key) DO UPDATE SET status='submitting',"
+                " process_id=NULL, after_process_id=excluded.after_process_id,"
                 " submitted_at=excluded.submitted_at, updated_at=excluded.updated_at,"
                 " error=NULL, attempts=attempts+1",
-                (chunk_key, body_sha256, target, rows, size, now, now),
+                (
+                    self.run_id,
+                    chunk_key,
+                    body_sha256,
+                    target,
+                    rows,
+                    size,
+                    after_process_id,
+                    now,
+                    now,
+                ),
             )
         return datetime.fromisoformat(now)
 
@@ -174,13 +357,13 @@ class Ledger:
         with self._tx() as db:
             db.execute(
                 "UPDATE chunks SET status='submitted', process_id=?, updated_at=?"
-                " WHERE chunk_key=?",
-                (process_id, now, chunk_key),
+                " WHERE run_id=? AND chunk_key=?",
+                (process_id, now, self.run_id, chunk_key),
             )
             db.execute(
-                "INSERT OR IGNORE INTO processes (process_id, chunk_key, recorded_at)"
-                " VALUES (?, ?, ?)",
-                (process_id, chunk_key, now),
+                "INSERT OR IGNORE INTO processes (process_id, run_id, chunk_key, recorded_at)"
+                " VALUES (?, ?, ?, ?)",
+                (process_id, self.run_id, chunk_key, now),
             )
 
     def record_finished(
@@ -191,22 +374,32 @@ class Ledger:
         info: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        """Record the end of a chunk's process."""
+        """Record the end of a chunk's process (``info`` may be updated again later)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE chunks SET status=?, info=?, error=?, updated_at=? WHERE chunk_key=?",
-                (status, json.dumps(info) if info is not None else None, error, _now(), chunk_key),
+                "UPDATE chunks SET status=?, info=?, error=?, updated_at=?"
+                " WHERE run_id=? AND chunk_key=?",
+                (
+                    status,
+                    json.dumps(info) if info is not None else None,
+                    error,
+                    _now(),
+                    self.run_id,
+                    chunk_key,
+                ),
             )
 
     def forget(self, chunk_key: str) -> None:
         """Drop a chunk whose submission is known not to have reached Brevo."""
         with self._tx() as db:
-            db.execute("DELETE FROM chunks WHERE chunk_key=?", (chunk_key,))
+            db.execute(
+                "DELETE FROM chunks WHERE run_id=? AND chunk_key=?", (self.run_id, chunk_key)
+            )
 
     # ------------------------------------------------------------------ new lists
 
     def new_list_id(self, name: str, folder_id: int) -> int | None:
-        """The list created earlier for ``(name, folder_id)``, if any."""
+        """The list created earlier in this account for ``(name, folder_id)``, if any."""
         with self._lock:
             row = self._db.execute(
                 "SELECT list_id FROM new_lists WHERE name=? AND folder_id=?", (name, folder_id)
@@ -222,6 +415,22 @@ class Ledger:
                 (name, folder_id, list_id, _now()),
             )
 
+    def forget_new_list(self, name: str, folder_id: int) -> None:
+        """Drop a remembered list the account no longer has."""
+        with self._tx() as db:
+            db.execute("DELETE FROM new_lists WHERE name=? AND folder_id=?", (name, folder_id))
+
+
+def _run(row: tuple[Any, ...]) -> RunEntry:
+    return RunEntry(
+        run_id=str(row[0]),
+        fingerprint=str(row[1]),
+        status=row[2],
+        started_at=datetime.fromisoformat(row[3]),
+        finished_at=datetime.fromisoformat(row[4]) if row[4] else None,
+        rows_sent=int(row[5]),
+    )
+
 
 def _entry(row: tuple[Any, ...]) -> ChunkEntry:
     return ChunkEntry(
@@ -236,4 +445,6 @@ def _entry(row: tuple[Any, ...]) -> ChunkEntry:
         info=json.loads(row[8]) if row[8] else None,
         error=row[9],
         attempts=int(row[10]),
+        after_process_id=int(row[11]),
+        run_id=str(row[12]),
     )

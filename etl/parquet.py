@@ -492,6 +492,9 @@ def write_partition(
         manifest["rows_per_source"] = result.rows_per_source
         manifest["merged_rows"] = result.merged_rows
         manifest["notes"] = list(result.notes)
+        # Export dates Brevo gave without a time of day (00:00 in the account's timezone).
+        manifest["day_only_columns"] = list(result.day_only_columns)
+        manifest["account_timezone"] = result.settings.timezone
     data = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
     manifest_path = f"{contacts}/_manifests/{run_id}.json"
     current_path = f"{contacts}/_current/{part_name}.json"

@@ -3,7 +3,9 @@
 The suite: the identifier column exists, has no nulls and no duplicates; list ids are integers;
 and the row count matches Brevo's ``info.export.total_records``. When several exports were merged
 (or rows were filtered by ``--modified-since``), ``total_records`` is the sum over exports before
-folding duplicates, so the check becomes ``rows <= total_records`` and a note says so.
+folding duplicates, so the check becomes ``rows <= total_records`` and a note says so. (The
+export flow passes no ``total_records``: real Brevo sends no ``info.export`` (FACTS.md F3), and
+when it does, the flow compares it per export and reports a difference as a warning.)
 
 Only the two columns the suite needs are read from the Parquet, and the per-row list-id check is
 computed with pyarrow, so GX sees a small two-column frame even for millions of contacts.

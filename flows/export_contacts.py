@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -20,7 +21,7 @@ from etl.brevo.models import Attribute, ExportRequest
 from etl.brevo.notify import NotifyReceiver
 from etl.export_options import ExportOptions, ExportPlan
 from etl.export_options import plan_exports as build_plan
-from etl.exporter import ExportRun, ExportSummary
+from etl.exporter import DateSettings, ExportRun, ExportSummary
 from etl.exports import merge_exports
 from etl.legacy_filters import parse_export_attrib
 from etl.parquet import (
@@ -39,6 +40,12 @@ def fetch_account(client: BrevoClient) -> tuple[list[Attribute], list[int]]:
     attributes = client.get_attributes()
     list_ids = [lst.id for page in client.iter_lists() for lst in page]
     return attributes, list_ids
+
+
+@task(cache_policy=NO_CACHE)
+def fetch_date_settings(client: BrevoClient) -> DateSettings:
+    """How Brevo writes this account's export dates (``GET /account`` dateTimePreferences)."""
+    return exporter.fetch_date_settings(client)
 
 
 @task(cache_policy=NO_CACHE)
@@ -79,8 +86,11 @@ def merge_and_write(
     work_dir: Path,
     metadata: dict[str, str],
     timestamp_columns: tuple[str, ...],
+    dates: DateSettings | None = None,
 ) -> ExportSummary:
     """Merge every file of the run and write one Parquet partition, atomically."""
+    dates = dates or exporter.date_settings_from(None, failure="no account date settings given")
+    settings = dates.settings
     files = [f for run in runs for f in run.files]
     merged = merge_exports(
         files,
@@ -89,6 +99,9 @@ def merge_and_write(
         work_dir=work_dir / "merge",
         modified_since=modified_since,
         timestamp_columns=timestamp_columns,
+        account_timezone=settings.timezone,
+        account_date_format=settings.date_format,
+        account_time_format=settings.time_format,
     )
     run_id = uuid.uuid4().hex[:12]
     try:
@@ -102,15 +115,32 @@ def merge_and_write(
         )
     finally:
         merged.close()
-    totals = [r.total_records for r in runs]
+    # Brevo's info.export.total_records (absent in production, FACTS.md F3) is compared per
+    # export with the rows its files held; a difference is a warning, not a failed validation.
     validation = validate_merged(
         written.path,
         identifier="email" if column_case == "snake" else "EMAIL",
-        total_records=sum(t for t in totals if t is not None)
-        if all(t is not None for t in totals)
-        else None,
         filtered=modified_since is not None,
     )
+    warnings = [w for r in runs for w in r.warnings]
+    for r in runs:
+        got = merged.rows_per_source.get(r.label, 0)
+        if r.total_records is not None and got != r.total_records:
+            warnings.append(
+                f"export {r.label}: its file held {got} row(s), Brevo's "
+                f"info.export.total_records says {r.total_records}"
+            )
+    notes = list(dates.notes) + list(merged.notes)
+    day_only = list(merged.day_only_columns)
+    if modified_since is not None and merged.layout.modified_column in day_only:
+        start = settings.day_start(modified_since)
+        local_day = start.astimezone(ZoneInfo(settings.timezone)).date()
+        notes.append(
+            f"MODIFIED_TIME has no time of day, so --modified-since {modified_since.isoformat()} "
+            f"kept every contact modified on {local_day.isoformat()} ({settings.timezone}) or "
+            "later: contacts changed that day before the bound are exported again"
+        )
+    notes += [f"warning: {w}" for w in warnings]
     return ExportSummary(
         exports=[
             {
@@ -118,6 +148,7 @@ def merge_and_write(
                 "process_id": r.process_id,
                 "rows": merged.rows_per_source.get(r.label, 0),
                 "total_records": r.total_records,
+                "bytes": r.downloaded_bytes,
                 "files": len(r.files),
                 "rerequested": r.rerequested,
             }
@@ -133,9 +164,11 @@ def merge_and_write(
             "failures": list(validation.failures),
             "notes": list(validation.notes),
         },
-        notes=list(merged.notes),
+        notes=notes,
         export_date=export_date.isoformat(),
         modified_since=modified_since.isoformat() if modified_since else None,
+        warnings=warnings,
+        date_times={**dates.to_dict(), "day_only_columns": day_only},
     )
 
 
@@ -147,6 +180,7 @@ def export_markdown(summary: ExportSummary) -> str:
         f"- merged rows: **{summary.merged_rows}**",
         f"- partition: `{summary.partition}` (manifest `{summary.manifest}`)",
         f"- validation (Great Expectations): {'passed' if summary.validation['passed'] else 'FAILED'}",
+        _dates_line(summary.date_times),
         "",
         "## Exports",
         "",
@@ -160,9 +194,24 @@ def export_markdown(summary: ExportSummary) -> str:
         lines += ["", "## Validation failures", ""] + [
             f"- {f}" for f in summary.validation["failures"]
         ]
-    if summary.notes:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in summary.notes]
+    if summary.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in summary.warnings]
+    notes = [n for n in summary.notes if not n.startswith("warning: ")]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines)
+
+
+def _dates_line(date_times: dict[str, Any]) -> str:
+    if not date_times:
+        return "- export dates: unknown"
+    day_only = date_times.get("day_only_columns") or []
+    kind = f"day-only ({', '.join(day_only)})" if day_only else "with times"
+    return (
+        f"- export dates: {kind}; read as {date_times.get('date_format')}, "
+        f"{date_times.get('time_format')}-hour clock, {date_times.get('timezone')} "
+        f"(from {date_times.get('source')})"
+    )
 
 
 @flow(name="export-contacts", log_prints=True)
@@ -237,6 +286,7 @@ def export_contacts(
     with ExitStack() as stack:
         client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
         account_attributes, all_list_ids = fetch_account(client)
+        dates = fetch_date_settings(client)
         plan = plan_exports(options, all_list_ids)
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         clean_stale_work_dirs(Path(state_dir), "export-")
@@ -267,6 +317,7 @@ def export_contacts(
             work_dir,
             meta,
             plan.timestamp_columns,
+            dates,
         )
     summary.notes[:0] = list(plan.notes)
     if incremental:

@@ -23,6 +23,7 @@ from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute
 from etl.brevo.notify import NotifyReceiver
 from etl.importer import (
+    AccountScope,
     ChunkFile,
     ChunkOutcome,
     FileStage,
@@ -30,6 +31,7 @@ from etl.importer import (
     ImportPlan,
     ImportReport,
     PreparedImport,
+    RunDecision,
     Target,
 )
 from etl.ledger import DEFAULT_STATE_DIR, Ledger
@@ -87,10 +89,28 @@ def finish_prepare(
     )
 
 
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def account_scope(client: BrevoClient, state_dir: Path) -> AccountScope:
+    """Whose key this is (``GET /account``): the run's ledger is that account's."""
+    return importer.account_scope(client, state_dir)
+
+
+@task(cache_policy=NO_CACHE)
+def begin_run(client: BrevoClient, ledger: Ledger, fingerprint: str, again: bool) -> RunDecision:
+    """Resume an unfinished run of this command, see a completed one, or start a new run."""
+    return importer.begin_run(client, ledger, fingerprint, again=again)
+
+
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def resolve_target(client: BrevoClient, ledger: Ledger, options: ImportOptions) -> Target:
     """Find or create the target list."""
     return importer.resolve_target(client, ledger, options)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def newest_process_id(client: BrevoClient) -> int:
+    """The newest process id before this run's submissions (reconciliation's floor)."""
+    return importer.newest_process_id(client)
 
 
 @task(cache_policy=NO_CACHE)
@@ -102,11 +122,14 @@ def submit_chunk(
     options: ImportOptions,
     publisher: Publisher | None,
     notify_url: str | None,
+    after_process_id: int,
 ) -> ChunkOutcome:
     """Submit one chunk through the ledger (never twice)."""
     opts = options if notify_url is None else _with_notify(options, notify_url)
     publish = (lambda c: publisher.publish(c.path)) if publisher else None
-    return importer.submit_chunk(client, ledger, chunk, target, opts, publish=publish)
+    return importer.submit_chunk(
+        client, ledger, chunk, target, opts, publish=publish, after_process_id=after_process_id
+    )
 
 
 def _with_notify(options: ImportOptions, url: str) -> ImportOptions:
@@ -121,6 +144,28 @@ def wait_chunk(
     return importer.wait_chunk(client, ledger, outcome, timeout_s=timeout_s, wake=wake)
 
 
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def account_chunk(
+    client: BrevoClient,
+    ledger: Ledger,
+    outcome: ChunkOutcome,
+    chunk: ChunkFile,
+    boolean_attributes: list[str],
+    update_existing: bool,
+    work_dir: Path,
+) -> ChunkOutcome:
+    """Read Brevo's account of a completed chunk (counts, refused rows); re-apply false booleans."""
+    return importer.account_chunk(
+        client,
+        ledger,
+        outcome,
+        chunk,
+        boolean_attributes=boolean_attributes,
+        update_existing=update_existing,
+        work_dir=work_dir,
+    )
+
+
 @task(cache_policy=NO_CACHE)
 def report(
     plan: ImportPlan,
@@ -130,10 +175,21 @@ def report(
     started_at: datetime,
     report_path: Path,
     notify_payloads: list[dict[str, Any]],
+    run: RunDecision | None,
+    scope: AccountScope,
+    refusals_path: Path | None,
 ) -> ImportReport:
     """Write the JSON report and the Prefect artifacts."""
     result = importer.build_report(
-        plan, prepared, target, outcomes, started_at=started_at, notify_payloads=notify_payloads
+        plan,
+        prepared,
+        target,
+        outcomes,
+        started_at=started_at,
+        notify_payloads=notify_payloads,
+        run=run,
+        account=scope,
+        refusals_path=refusals_path,
     )
     importer.write_report(result, report_path)
     create_table_artifact(
@@ -152,8 +208,27 @@ def import_markdown(result: ImportReport) -> str:
         "# Import report",
         "",
         f"- rows read: **{result.rows_read}**, sent: **{result.rows_sent}**, "
-        f"rejected: **{result.rows_rejected}**",
-        f"- lists: {', '.join(map(str, result.list_ids)) or '-'}",
+        f"rejected: **{result.rows_rejected}**, refused by Brevo: "
+        f"**{result.rows_refused_by_brevo}**",
+    ]
+    if result.run_action == "already_completed" and result.previous_run:
+        lines.append(
+            f"- **nothing sent**: run {result.previous_run['id']} already imported these "
+            f"{result.rows_already_sent} rows on {result.previous_run['finished_at']} "
+            "(re-run with `--again` to send them again)"
+        )
+    if result.rows_not_completed:
+        lines.append(f"- rows in chunks that did not complete: **{result.rows_not_completed}**")
+    if result.rows_refused_by_brevo:
+        lines.append(
+            f"- **warning**: Brevo refused {result.rows_refused_by_brevo} row(s); "
+            f"listed in `{result.refusals_path or 'the report'}`"
+        )
+    lines += [
+        f"- run: `{result.run_id or '-'}` ({result.run_action}); account: "
+        f"{result.account.get('email', '-')}",
+        f"- Brevo's counts: {result.brevo.get('counts_source', '-')}",
+        f"- target lists (ids): {', '.join(map(str, result.list_ids)) or '-'}",
         f"- chunks: {len(result.chunks)}; all completed: {result.ok}",
         f"- rejects file: `{result.rejects_path}`",
         f"- unknown columns (ignored by Brevo): {', '.join(result.unknown_columns) or 'none'}",
@@ -254,6 +329,7 @@ def import_contacts(
     batch_rows: int = 200_000,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
     base_url: str | None = None,
+    again: bool = False,
 ) -> dict[str, Any]:
     """Import contact CSVs (paths or globs) into Brevo lists; returns the report as a dict.
 
@@ -286,12 +362,14 @@ def import_contacts(
         state_dir=Path(state_dir),
         report_path=Path(report_path) if report_path else None,
         rejects_path=Path(rejects_path) if rejects_path else None,
+        again=again,
     )
     options.check()
     report_file, _ = options.paths_for_reports()
     with ExitStack() as stack:
         client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
-        ledger = stack.enter_context(Ledger(options.state_dir / "ledger.sqlite"))
+        scope = account_scope(client, options.state_dir)
+        ledger = stack.enter_context(importer.open_ledger(scope))
         clean_stale_work_dirs(options.state_dir, "import-")
         attributes = fetch_attributes(client)
         the_plan = plan(options, attributes)
@@ -312,58 +390,119 @@ def import_contacts(
             prepared.rows_rejected,
             prepared.rejects_path,
         )
-        target = resolve_target(client, ledger, options) if prepared.chunks else None
-        use_url = via == "url" or (via == "auto" and publish and len(prepared.chunks) > 1)
-        if via == "url" and not publish:
-            from etl.errors import InputError
-
-            raise InputError("--via url needs a publisher: --publish local or s3://bucket/prefix")
-        publisher = (
-            _publisher(publish, work_dir, publish_host, publish_public_url, s3_endpoint_url)
-            if use_url
-            else None
-        )
-        if publisher is not None:
-            stack.callback(publisher.close)
-        receiver = None
-        if wait == "callback":
-            receiver = stack.enter_context(
-                NotifyReceiver(host=callback_host, public_base_url=callback_public_url)
-            )
+        run = None
+        if prepared.chunks:
+            fingerprint = importer.run_fingerprint(options, prepared.chunks)
+            run = begin_run(client, ledger, fingerprint, options.again)
+            logger.info("run %s (%s) for account %s", run.run_id, run.action, scope.email)
         outcomes: list[ChunkOutcome] = []
-        tickets = []
-        assert target is not None or not prepared.chunks
-        for chunk in prepared.chunks:
-            ticket = receiver.register() if receiver else None
-            tickets.append(ticket)
-            outcome = submit_chunk(
-                client,
-                ledger,
-                chunk,
-                target,
-                options,
-                publisher,
-                ticket.url if ticket else None,
-            )
+        finished: list[ChunkOutcome] = []
+        payloads: list[dict[str, Any]] = []
+        target = None
+        if run is not None and run.action == "already_completed":
+            assert run.previous is not None
+            target = importer.remembered_target(ledger, options)
             logger.info(
-                "chunk %d: %s (process %s)", chunk.index, outcome.action, outcome.process_id
+                "nothing to send: run %s already imported these rows (finished %s); "
+                "use --again to send them again",
+                run.run_id,
+                run.previous["finished_at"],
             )
-            outcomes.append(outcome)
-        finished = [
-            wait_chunk(
-                client, ledger, outcome, options.wait_timeout_s, ticket.event if ticket else None
+        elif run is not None:
+            target = resolve_target(client, ledger, options)
+            use_url = via == "url" or (via == "auto" and publish and len(prepared.chunks) > 1)
+            if via == "url" and not publish:
+                from etl.errors import InputError
+
+                raise InputError(
+                    "--via url needs a publisher: --publish local or s3://bucket/prefix"
+                )
+            publisher = (
+                _publisher(publish, work_dir, publish_host, publish_public_url, s3_endpoint_url)
+                if use_url
+                else None
             )
-            for outcome, ticket in zip(outcomes, tickets, strict=True)
-        ]
-        payloads = [p for t in tickets if t for p in t.payloads]
-        result = report(the_plan, prepared, target, finished, started_at, report_file, payloads)
+            if publisher is not None:
+                stack.callback(publisher.close)
+            receiver = None
+            if wait == "callback":
+                receiver = stack.enter_context(
+                    NotifyReceiver(host=callback_host, public_base_url=callback_public_url)
+                )
+            after = newest_process_id(client)
+            tickets = []
+            for chunk in prepared.chunks:
+                ticket = receiver.register() if receiver else None
+                tickets.append(ticket)
+                outcome = submit_chunk(
+                    client,
+                    ledger,
+                    chunk,
+                    target,
+                    options,
+                    publisher,
+                    ticket.url if ticket else None,
+                    after,
+                )
+                logger.info(
+                    "chunk %d: %s (process %s)", chunk.index, outcome.action, outcome.process_id
+                )
+                outcomes.append(outcome)
+            booleans = [n for n, spec in the_plan.specs.items() if spec.kind == "boolean"]
+            for outcome, ticket, chunk in zip(outcomes, tickets, prepared.chunks, strict=True):
+                done = wait_chunk(
+                    client,
+                    ledger,
+                    outcome,
+                    options.wait_timeout_s,
+                    ticket.event if ticket else None,
+                )
+                finished.append(
+                    account_chunk(
+                        client,
+                        ledger,
+                        done,
+                        chunk,
+                        booleans,
+                        options.update_existing,
+                        work_dir,
+                    )
+                )
+            payloads = [p for t in tickets if t for p in t.payloads]
+        refusals = options.refusals_path()
+        has_refusals = importer.write_refusals_file(finished, refusals) > 0
+        if not has_refusals:
+            refusals.unlink(missing_ok=True)
+        result = report(
+            the_plan,
+            prepared,
+            target,
+            finished,
+            started_at,
+            report_file,
+            payloads,
+            run,
+            scope,
+            refusals if has_refusals else None,
+        )
+        if run is not None and run.action != "already_completed":
+            ledger.finish_run(
+                status="completed" if result.ok else "failed", rows_sent=result.rows_sent
+            )
     logger.info(
-        "import done: %d read, %d sent, %d rejected; report %s",
+        "import done: %d read, %d sent, %d rejected, %d refused by Brevo; report %s",
         result.rows_read,
         result.rows_sent,
         result.rows_rejected,
+        result.rows_refused_by_brevo,
         report_file,
     )
+    if result.rows_refused_by_brevo:
+        logger.warning(
+            "Brevo refused %d row(s) that were sent; see %s",
+            result.rows_refused_by_brevo,
+            refusals if has_refusals else report_file,
+        )
     if not result.ok:
         failed = [c for c in result.chunks if c["status"] != "completed"]
         which = ", ".join(f"#{c['index']} {c['status']}" for c in failed)

@@ -543,3 +543,148 @@ def test_single_source_repeat_found_on_either_path(
             pass
     with pytest.raises(etl.exports.DuplicateIdentifiers, match="1 contact"):
         result.finish()
+
+
+# --------------------------------------------------------------------------- account date settings
+# Real Brevo writes export dates in the account's dateTimePreferences, often day-only
+# (FACTS.md F1, F1b).
+
+NEW_YORK = "America/New_York"
+
+
+def _ny_midnight(year: int, month: int, day: int) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime(year, month, day, tzinfo=ZoneInfo(NEW_YORK)).astimezone(UTC)
+
+
+def test_mm_dd_yyyy_day_only_dates_in_the_account_timezone(tmp_path: Path) -> None:
+    path = write_export(
+        tmp_path / "e.csv",
+        ["EMAIL", "ADDED_TIME", "MODIFIED_TIME"],
+        [["a@x.io", "12-25-2026", "03-04-2026"], ["b@x.io", "01-02-2026", "12-31-2026"]],
+    )
+    a, b = _rows(path, account_timezone=NEW_YORK, account_date_format="mm-dd-yyyy")
+    assert a["added_time"] == _ny_midnight(2026, 12, 25)  # 25 December, not an error
+    assert a["modified_time"] == _ny_midnight(2026, 3, 4)  # 4 March, not 3 April
+    assert b["added_time"] == _ny_midnight(2026, 1, 2)
+    assert b["modified_time"] == _ny_midnight(2026, 12, 31)
+    schema = export_schema([], ["EMAIL", "ADDED_TIME", "MODIFIED_TIME"])
+    assert schema.field("added_time").type == pa.timestamp("us", tz="UTC")  # the type is kept
+
+
+def test_12_hour_clock_and_other_separators(tmp_path: Path) -> None:
+    path = write_export(
+        tmp_path / "e.csv",
+        ["EMAIL", "ADDED_TIME", "MODIFIED_TIME"],
+        [
+            ["a@x.io", "03-04-2026 03:15:00 PM", "12-25-2026 12:05 AM"],
+            ["b@x.io", "03/04/2026 11:59:59 am", "2026-03-04T20:15:00.000Z"],
+        ],
+    )
+    a, b = _rows(
+        path, account_timezone="UTC", account_date_format="mm-dd-yyyy", account_time_format="12"
+    )
+    assert a["added_time"] == datetime(2026, 3, 4, 15, 15, tzinfo=UTC)
+    assert a["modified_time"] == datetime(2026, 12, 25, 0, 5, tzinfo=UTC)
+    assert b["added_time"] == datetime(2026, 3, 4, 11, 59, 59, tzinfo=UTC)
+    assert b["modified_time"] == datetime(2026, 3, 4, 20, 15, tzinfo=UTC)
+    dotted = write_export(tmp_path / "d.csv", ["EMAIL", "ADDED_TIME"], [["c@x.io", "25.12.2026"]])
+    [c] = _rows(dotted, account_date_format="dd-mm-yyyy")
+    assert c["added_time"] == datetime(2026, 12, 25, tzinfo=UTC)
+
+
+def test_a_date_not_in_the_account_format_fails_naming_the_format(tmp_path: Path) -> None:
+    path = write_export(tmp_path / "e.csv", ["EMAIL", "ADDED_TIME"], [["a@x.io", "25-12-2026"]])
+    with pytest.raises(ExportFormatError, match=r"'25-12-2026'.*account format mm-dd-yyyy"):
+        _rows(path, account_date_format="mm-dd-yyyy")
+
+
+def test_unknown_account_settings_are_refused() -> None:
+    with pytest.raises(InputError, match="time format"):
+        etl.exports.ParseSettings("UTC", "dd-mm-yyyy", "36")
+
+
+@pytest.mark.parametrize("strategy", ["stream", "duckdb"])
+def test_day_only_modified_time_keeps_the_whole_day_of_the_bound(
+    tmp_path: Path, strategy: str
+) -> None:
+    # The previous run started at 15:00 New York time on 25 December. A contact changed at 18:00
+    # that day is exported by Brevo as "12-25-2026" (00:00): it must be kept, not dropped.
+    header = ["EMAIL", "ADDED_TIME", "MODIFIED_TIME"]
+    rows = [
+        ["before@x.io", "01-01-2026", "12-24-2026"],
+        ["same-day@x.io", "01-01-2026", "12-25-2026"],
+        ["after@x.io", "01-01-2026", "12-26-2026"],
+        ["undated@x.io", "01-01-2026", ""],
+    ]
+    path = write_export(tmp_path / "e.csv", header, rows)
+    since = datetime(2026, 12, 25, 20, 0, tzinfo=UTC)  # 15:00 in New York
+    result = merge_exports(
+        [ExportFile(path, "list:2", 1)],
+        ATTRIBUTES,
+        work_dir=tmp_path / "w",
+        modified_since=since,
+        account_timezone=NEW_YORK,
+        account_date_format="mm-dd-yyyy",
+        strategy=strategy,  # type: ignore[arg-type]
+    )
+    try:
+        emails = sorted(r["email"] for batch in result.batches for r in batch.to_pylist())
+    finally:
+        result.close()
+    assert emails == ["after@x.io", "same-day@x.io", "undated@x.io"]
+    assert result.day_only_columns == ["added_time", "modified_time"]
+    assert any("without a time of day" in n and NEW_YORK in n for n in result.notes)
+
+
+def test_day_boundary_is_the_account_timezones(tmp_path: Path) -> None:
+    # 02:00 UTC on 26 December is still 25 December in New York: the 25th stays.
+    header = ["EMAIL", "MODIFIED_TIME"]
+    path = write_export(
+        tmp_path / "e.csv", header, [["a@x.io", "12-25-2026"], ["b@x.io", "12-24-2026"]]
+    )
+    since = datetime(2026, 12, 26, 2, 0, tzinfo=UTC)
+    kept = _merged_rows(
+        [ExportFile(path, "list:2", 1)],
+        tmp_path,
+        modified_since=since,
+        account_timezone=NEW_YORK,
+        account_date_format="mm-dd-yyyy",
+    )
+    assert [r["email"] for r in kept] == ["a@x.io"]
+
+
+def test_full_times_are_still_compared_to_the_instant(tmp_path: Path) -> None:
+    header = ["EMAIL", "MODIFIED_TIME"]
+    rows = [["early@x.io", "25-12-2026 09:00:00"], ["late@x.io", "25-12-2026 21:00:00"]]
+    path = write_export(tmp_path / "e.csv", header, rows)
+    result = merge_exports(
+        [ExportFile(path, "list:2", 1)],
+        ATTRIBUTES,
+        work_dir=tmp_path / "w",
+        modified_since=datetime(2026, 12, 25, 20, 0, tzinfo=UTC),
+    )
+    try:
+        emails = [r["email"] for batch in result.batches for r in batch.to_pylist()]
+    finally:
+        result.close()
+    assert emails == ["late@x.io"]
+    assert result.day_only_columns == []
+    assert not any("time of day" in n for n in result.notes)
+
+
+def test_filter_modified_since_with_a_day_only_mask() -> None:
+    from etl.exports import ParseSettings, filter_modified_since
+
+    values = pa.array(
+        [_ny_midnight(2026, 12, 25), _ny_midnight(2026, 12, 25), _ny_midnight(2026, 12, 24)],
+        type=pa.timestamp("us", tz="UTC"),
+    )
+    batch = pa.record_batch([values], names=["modified_time"])
+    since = datetime(2026, 12, 25, 20, tzinfo=UTC)
+    settings = ParseSettings(NEW_YORK, "mm-dd-yyyy")
+    mask = pa.array([True, False, True])
+    kept = filter_modified_since(batch, since, "modified_time", day_only=mask, settings=settings)
+    assert kept.num_rows == 1  # day-only 25th kept; a real 00:00 time and the 24th are not
+    assert filter_modified_since(batch, since, "modified_time").num_rows == 0

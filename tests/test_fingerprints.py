@@ -38,6 +38,12 @@ def test_siphash64_is_pandas_hash_of_the_same_text() -> None:
 
 
 def test_import_keeps_two_contacts_whose_quick_hashes_collide(tmp_path: Path) -> None:
+    # The pair's local parts are not ASCII, which Brevo refuses (so the importer does too):
+    # the run-wide dedupe is checked on the identifiers' hashes directly.
+    from etl.importer import _decide_duplicates
+
+    losers, _ = _decide_duplicates(siphash64(pa.array(PAIR)), "last")
+    assert not losers.any()
     path = tmp_path / "contacts.csv"
     path.write_text("EMAIL,FIRSTNAME\n" + "".join(f"{e},Inès\n" for e in PAIR), encoding="utf-8")
     options = ImportOptions(
@@ -50,5 +56,4 @@ def test_import_keeps_two_contacts_whose_quick_hashes_collide(tmp_path: Path) ->
     prepared = prepare_import(
         plan_import(options, import_attributes()), options, work_dir=tmp_path / "w"
     )
-    assert prepared.rows_rejected == 0
-    assert sum(f.rows_sent for f in prepared.files) == 2
+    assert prepared.rejects_by_reason == {"invalid_email": 2}

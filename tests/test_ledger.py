@@ -91,3 +91,47 @@ def test_stale_work_dirs_of_killed_runs_are_removed(tmp_path):
     assert not old.exists()
     assert fresh.exists()
     assert other.exists()  # another prefix
+
+
+def test_chunks_belong_to_their_run_and_claims_are_account_wide(tmp_path):
+    from etl.ledger import Ledger
+
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        first = ledger.start_run("fp")
+        ledger.begin_submission(
+            chunk_key="k", body_sha256="b", target="t", rows=1, size=1, after_process_id=5
+        )
+        assert ledger.get("k").after_process_id == 5
+        ledger.record_submitted("k", 9)
+        ledger.record_finished("k", status="completed")
+        ledger.finish_run(status="completed", rows_sent=1)
+        second = ledger.start_run("fp")  # --again: same command, a new run
+        assert second.run_id != first.run_id
+        assert ledger.get("k") is None  # the new run has sent nothing yet
+        assert ledger.claimed_process_ids() == {9}  # but process 9 stays claimed
+        assert ledger.newest_claimed_process_id() == 9
+        latest = ledger.latest_run("fp")
+        assert latest.run_id == second.run_id
+        assert latest.status == "running"
+        ledger.use_run(first.run_id)
+        assert ledger.get("k").status == "completed"
+        assert ledger.run_process_ids(first.run_id) == [9]
+        assert ledger.get_run(first.run_id).describe()["rows_sent"] == 1
+        assert ledger.latest_run("other") is None
+
+
+def test_account_keys_differ_by_account_and_base_url_and_hold_no_secret():
+    from etl.ledger import account_key, ledger_path
+
+    a = account_key(base_url="https://api.brevo.com/v3", email="Ops@Example.com")
+    assert a == account_key(base_url="https://api.brevo.com/v3/", email="ops@example.com")
+    assert a != account_key(base_url="http://127.0.0.1:8787/v3", email="ops@example.com")
+    assert a != account_key(base_url="https://api.brevo.com/v3", email="other@example.com")
+    assert a != account_key(
+        base_url="https://api.brevo.com/v3", email="ops@example.com", organization_id="org-2"
+    )
+    assert len(a) == 16
+    assert "example" not in a
+    from pathlib import Path
+
+    assert ledger_path(Path("s"), a) == Path("s") / "accounts" / a / "ledger.sqlite"

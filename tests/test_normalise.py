@@ -104,14 +104,22 @@ def test_emails_trimmed_lowercased_and_checked():
     result = run([{"Email": v} for v in values])
     assert result.contacts["EMAIL"].tolist() == [
         "john.doe@example.com",
-        "zoé.roux@exemple.fr",
         "a@bücher.example",
     ]
     assert result.contacts[IDENTIFIER].tolist() == result.contacts["EMAIL"].tolist()
     rejected = result.rejected
-    assert rejected["reason"].tolist() == ["invalid_email"] * 3
-    assert rejected["Email"].tolist() == ["bad", "a@b", "x y@z.com"]
-    assert rejected["message"].iloc[0].startswith("EMAIL 'bad' is not a valid email address: ")
+    assert rejected["reason"].tolist() == ["invalid_email"] * 4
+    assert rejected["Email"].tolist() == ["zoé.roux@exemple.fr", "bad", "a@b", "x y@z.com"]
+    assert "non-ASCII characters before the @" in rejected["message"].iloc[0]
+    assert rejected["message"].iloc[1].startswith("EMAIL 'bad' is not a valid email address: ")
+
+
+@pytest.mark.parametrize("value", ["chloé.sato14@example.com", "Ünal@example.de", "李@example.cn"])
+def test_non_ascii_local_parts_are_refused_as_brevo_refuses_them(value):
+    result = run([{"Email": value}])
+    assert result.contacts.empty
+    assert result.rejected["reason"].tolist() == ["invalid_email"]
+    assert "Brevo refuses" in result.rejected["message"].iloc[0]
 
 
 def test_present_invalid_email_rejects_even_with_a_valid_sms():

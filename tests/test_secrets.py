@@ -207,7 +207,7 @@ def test_a_distinctive_key_leaks_nowhere(prefect_harness, tmp_path, monkeypatch,
         leaks.update(_scan_tree(tree))
     assert leaks == {}
     # The search really looked at the right things.
-    assert (tmp_path / "state" / "ledger.sqlite").exists()
+    assert list((tmp_path / "state").glob("accounts/*/ledger.sqlite"))
     assert list((tmp_path / "out").rglob("*.parquet"))
     assert list((tmp_path / "out").rglob("_manifests/*.json"))
     assert (tmp_path / "report.rejects.csv").exists()

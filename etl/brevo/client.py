@@ -7,11 +7,13 @@ lives only in the session's headers; it is never logged, put in an error, or sho
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -37,7 +39,9 @@ from etl.brevo.errors import (
     error_for_response,
 )
 from etl.brevo.models import (
+    AccountInfo,
     Attribute,
+    BatchContactUpdate,
     Contact,
     ContactList,
     CreateContact,
@@ -237,6 +241,11 @@ class BrevoClient:
 
     def __repr__(self) -> str:
         return f"BrevoClient(base_url={self.base_url!r})"
+
+    @property
+    def timeout_s(self) -> float:
+        """The HTTP timeout of every call."""
+        return self._timeout
 
     @property
     def request_count(self) -> int:
@@ -451,6 +460,16 @@ class BrevoClient:
     def _get_json(self, path: str, params: _Params | None = None) -> dict[str, Any]:
         return _json_object(self._request("GET", path, params=params), "GET", path)
 
+    # ------------------------------------------------------------------ account
+
+    def get_account(self) -> AccountInfo:
+        """Fetch the account the key belongs to (``GET /account``).
+
+        Returns:
+            Its e-mail, organisation and user ids when Brevo gives them, and date preferences.
+        """
+        return AccountInfo.from_wire(self._get_json("/account"))
+
     # ------------------------------------------------------------------ attributes
 
     def get_attributes(self) -> list[Attribute]:
@@ -599,6 +618,21 @@ class BrevoClient:
         params: _Params | None = {"identifierType": identifier_type} if identifier_type else None
         self._request(
             "PUT", f"/contacts/{_segment(identifier)}", params=params, json_body=request.to_wire()
+        )
+
+    def update_contacts_batch(self, contacts: Sequence[BatchContactUpdate]) -> None:
+        """Update several contacts in one request (``POST /contacts/batch``).
+
+        Setting the same values twice is harmless, so a lost response may be retried.
+
+        Raises:
+            BrevoBadRequest: an invalid value or unknown attribute (nothing is promised
+                about the others of the batch).
+        """
+        if not contacts:
+            return
+        self._request(
+            "POST", "/contacts/batch", json_body={"contacts": [c.to_wire() for c in contacts]}
         )
 
     def delete_contact(self, identifier: str | int, *, identifier_type: str | None = None) -> None:
@@ -978,7 +1012,8 @@ class BrevoClient:
             ``dest``.
 
         Raises:
-            ExportLinkExpired: the URL answered 404 or 410.
+            ExportLinkExpired: the URL answered 400, 403, 404 or 410 (an expired presigned S3
+                link answers 403 with an XML body, sometimes 400; FACTS.md F5).
             DownloadError: still truncated after retries, or larger than ``max_bytes``.
             BrevoAPIError: another non-2xx answer.
             BrevoTransportError: no answer after retries.
@@ -1064,8 +1099,8 @@ class BrevoClient:
         resp, path = self._open_download(url)
         with resp:
             status = resp.status_code
-            if status in (404, 410):
-                raise ExportLinkExpired(path=path, status=status)
+            if status in _EXPIRED_LINK_STATUSES:
+                raise ExportLinkExpired(path=path, status=status, detail=_link_error_detail(resp))
             if status >= 400:
                 wait = None
                 if status == 429:
@@ -1157,6 +1192,31 @@ class _RetryableDownload(Exception):
         self.reason = reason
         self.final = final
         self.wait = wait
+
+
+# An export link that no longer serves its file: expired presigned S3 URLs answer 403 (sometimes
+# 400), missing objects 404, the older sandbox 410 (FACTS.md F5). The caller re-requests once.
+_EXPIRED_LINK_STATUSES = frozenset({400, 403, 404, 410})
+_S3_ERROR_FIELD = re.compile(r"<(Code|Message)>([^<]{1,200})</\1>")
+
+
+def _link_error_detail(resp: requests.Response) -> str | None:
+    """A short reason from an export link's error body (S3 XML ``Code``/``Message``, or JSON)."""
+    try:
+        raw = resp.raw.read(4096, decode_content=True) if resp.raw is not None else b""
+    except Exception:  # the reason is a nicety; never let it hide the status
+        return None
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+    found = dict(_S3_ERROR_FIELD.findall(text))
+    if not found and text.lstrip().startswith("{"):
+        with contextlib.suppress(ValueError):
+            data = json.loads(text)
+            if isinstance(data, dict):
+                found = {
+                    k.title(): str(data[k]) for k in ("code", "message") if data.get(k) is not None
+                }
+    parts = [found[k].strip() for k in ("Code", "Message") if found.get(k, "").strip()]
+    return ": ".join(parts) or None
 
 
 def _truncated(path: str, got: int, want: int | None) -> DownloadError:

@@ -8,7 +8,7 @@
     ├── SubmissionUncertain       a non-idempotent POST may or may not have reached Brevo
     ├── ProcessFailed             a background process ended failed/cancelled/error/aborted
     ├── ProcessTimeout            a background process did not end in time
-    ├── ExportLinkExpired         an export URL answered 404/410
+    ├── ExportLinkExpired         an export URL answered 400/403/404/410
     ├── DownloadError             a download stayed truncated or grew past its limit
     ├── PaginationLoopError       a paged endpoint served the same page twice
     └── BrevoAPIError             any non-2xx answer of the API
@@ -138,12 +138,20 @@ class ProcessTimeout(BrevoError):
 
 
 class ExportLinkExpired(BrevoError):
-    """The export file URL answered 404 or 410: the link has expired or never existed."""
+    """The export file URL answered 400, 403, 404 or 410: the link expired or never existed.
 
-    def __init__(self, *, path: str, status: int) -> None:
-        super().__init__(f"GET {path} -> {status}: export link expired or unknown")
+    Attributes:
+        path: the link's path (no query string: presigned URLs carry signatures).
+        status: the HTTP status.
+        detail: a short reason from the body (S3's ``AccessDenied: Request has expired``), or None.
+    """
+
+    def __init__(self, *, path: str, status: int, detail: str | None = None) -> None:
+        reason = f" ({_one_line(detail)})" if detail else ""
+        super().__init__(f"GET {path} -> {status}: export link expired or unknown{reason}")
         self.path = path
         self.status = status
+        self.detail = detail
 
 
 class DownloadError(BrevoError):

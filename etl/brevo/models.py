@@ -387,6 +387,68 @@ class Process:
 
 
 @dataclass(frozen=True, slots=True)
+class DateTimePreferences:
+    """The account's date and time display settings (``GET /account`` ``dateTimePreferences``)."""
+
+    date_format: str = "dd-mm-yyyy"
+    time_format: str = "24"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """Who an API key belongs to (``GET /account``): the identity runs are scoped by."""
+
+    email: str
+    company_name: str | None = None
+    organization_id: str | None = None
+    user_id: str | None = None
+    plan: tuple[str, ...] = ()
+    date_time_preferences: DateTimePreferences | None = None
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> AccountInfo:
+        """Parse ``GET /account``; only ``email`` is required."""
+        prefs = raw.get("dateTimePreferences")
+        dtp = None
+        if isinstance(prefs, dict):
+            dtp = DateTimePreferences(
+                date_format=str(prefs.get("dateFormat") or "dd-mm-yyyy").lower(),
+                time_format=str(prefs.get("timeFormat") or "24"),
+                timezone=str(prefs.get("timezone") or "UTC"),
+            )
+        raw_plans = raw.get("plan")
+        plans: list[Any] = raw_plans if isinstance(raw_plans, list) else []
+        org, user = raw.get("organization_id"), raw.get("user_id")
+        return cls(
+            email=str(raw.get("email") or ""),
+            company_name=raw.get("companyName"),
+            organization_id=str(org) if org not in (None, "") else None,
+            user_id=str(user) if user not in (None, "") else None,
+            plan=tuple(str(p.get("type")) for p in plans if isinstance(p, dict) and p.get("type")),
+            date_time_preferences=dtp,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContactUpdate:
+    """One contact of ``POST /contacts/batch``: an identifier and the attributes to set."""
+
+    email: str | None = None
+    sms: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The contact as the batch endpoint takes it."""
+        out: dict[str, Any] = {"attributes": dict(self.attributes)}
+        if self.email is not None:
+            out["email"] = self.email
+        elif self.sms is not None:
+            out["sms"] = self.sms
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     """A contact as ``GET /contacts`` and ``GET /contacts/{identifier}`` return it."""
 

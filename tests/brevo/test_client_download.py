@@ -20,13 +20,30 @@ from etl.brevo import (
 
 from ._support import csv_body
 
+PROFILES = ["minimal", "spec-2026-02"]
+# What an unknown and an expired export link answer under each sandbox profile (FACTS.md F5).
+UNKNOWN_LINK_STATUS = {"minimal": 403, "spec-2026-02": 404}
+EXPIRED_LINK_STATUS = {"minimal": 403, "spec-2026-02": 410}
+S3_EXPIRED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Request has expired</Message><X-Amz-Expires>604800</X-Amz-Expires></Error>"
+)
+
+
+@pytest.fixture(params=PROFILES)
+def profile(request, fast_sandbox) -> str:
+    """Run the test under both sandbox profiles (real Brevo's ``minimal`` and the 2026 spec)."""
+    fast_sandbox.configure(profile=request.param)
+    return request.param
+
 
 class FileServer:
     """A plain loopback server standing in for S3: serves one file, records request headers."""
 
-    def __init__(self, body: bytes, *, redirect_to: str | None = None) -> None:
+    def __init__(self, body: bytes, *, redirect_to: str | None = None, status: int = 200) -> None:
         self.body = body
         self.redirect_to = redirect_to
+        self.status = status
         self.seen: list[dict[str, str]] = []
         outer = self
 
@@ -42,8 +59,10 @@ class FileServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/csv")
+                self.send_response(outer.status)
+                self.send_header(
+                    "Content-Type", "text/csv" if outer.status == 200 else "application/xml"
+                )
                 self.send_header("Content-Length", str(len(outer.body)))
                 self.end_headers()
                 self.wfile.write(outer.body)
@@ -80,23 +99,51 @@ def finished_export(client):
     return client.wait_for_process(export_id, timeout_s=20)
 
 
-def test_unknown_link_is_expired(client, fast_sandbox, tmp_path):
-    with pytest.raises(ExportLinkExpired, match=r"GET /exports/nope/x.csv -> 404"):
+def test_unknown_link_is_expired(client, fast_sandbox, profile, tmp_path):
+    status = UNKNOWN_LINK_STATUS[profile]
+    with pytest.raises(ExportLinkExpired, match=rf"GET /exports/nope/x.csv -> {status}"):
         client.download(f"{fast_sandbox.root_url}/exports/nope/x.csv", tmp_path / "x.csv")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_expired_link_is_410(client, fast_sandbox, tmp_path):
+def test_expired_link_is_expired_in_both_profiles(client, fast_sandbox, profile, tmp_path):
     fast_sandbox.configure(export_link_ttl_s=0.0)
     export = finished_export(client)
     with pytest.raises(ExportLinkExpired) as info:
         client.download(export.export_url, tmp_path / "x.csv")
-    assert info.value.status == 410
+    assert info.value.status == EXPIRED_LINK_STATUS[profile]
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_size_limits(client, tmp_path):
+@pytest.mark.parametrize("status", [400, 403, 404, 410])
+def test_an_s3_link_that_no_longer_serves_is_expired(client, status, tmp_path):
+    # Presigned S3 links answer 403 (sometimes 400) with an XML body once expired.
+    server = FileServer(S3_EXPIRED, status=status)
+    try:
+        with pytest.raises(ExportLinkExpired) as info:
+            client.download(server.url, tmp_path / "x.csv")
+    finally:
+        server.close()
+    assert info.value.status == status
+    assert info.value.detail == "AccessDenied: Request has expired"
+    assert str(info.value) == (
+        f"GET /upload/export.csv -> {status}: export link expired or unknown "
+        "(AccessDenied: Request has expired)"
+    )
+    assert "Signature" not in str(info.value)
+    assert len(server.seen) == 1  # not retried: the caller re-requests the export
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_size_limits(client, profile, tmp_path):
     export = finished_export(client)
-    size = export.export_info.file_size
+    # info.export.file_size only under the 2026 spec; real Brevo leaves it out (FACTS.md F3).
+    assert (export.export_info is None) == (profile == "minimal")
+    size = client.download(export.export_url, tmp_path / "probe.csv").stat().st_size
+    (tmp_path / "probe.csv").unlink()
+    if export.export_info is not None:
+        assert export.export_info.file_size == size
     assert size
     with pytest.raises(DownloadError, match="over the 100 limit"):
         client.download(export.export_url, tmp_path / "x.csv", max_bytes=100)

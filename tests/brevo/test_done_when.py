@@ -24,7 +24,11 @@ IMPORT = "/v3/contacts/import"
 
 def _new_processes(client: BrevoClient, known: set[int], name: str) -> list[Process]:
     return [
-        p for page in client.iter_processes() for p in page if p.id not in known and p.name == name
+        p
+        for page in client.iter_processes()
+        for p in page
+        # SEARCH_EXPORT_USERS may be spelled SEARCH_EXPORT_USERS_API (FACTS.md F8)
+        if p.id not in known and p.name in (name, f"{name}_API")
     ]
 
 

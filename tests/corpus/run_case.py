@@ -36,7 +36,7 @@ def run_import(c: Case, path: Path, work: Path) -> dict[str, Any]:
         return {"error": str(exc), "error_type": type(exc).__name__}
     return {
         "rows_read": prepared.rows_read,
-        "rows_sent": sum(f.rows_sent for f in prepared.files),
+        "rows_sent": sum(f.rows_to_send for f in prepared.files),
         "rows_rejected": prepared.rows_rejected,
         "rejects": dict(prepared.rejects_by_reason),
         "rejects_path": str(prepared.rejects_path),

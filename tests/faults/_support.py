@@ -118,10 +118,17 @@ def assert_exactly_once(sandbox: Any, chunks: int) -> None:
 
 
 def assert_accounting(report: dict[str, Any]) -> None:
-    """rows_read == rows_sent + rows_rejected, over the run and for each file."""
-    assert report["rows_read"] == report["rows_sent"] + report["rows_rejected"], report
+    """Every row read is in exactly one bucket, over the run and for each file."""
+    buckets = (
+        "rows_sent",
+        "rows_rejected",
+        "rows_refused_by_brevo",
+        "rows_not_completed",
+        "rows_already_sent",
+    )
+    assert report["rows_read"] == sum(report[b] for b in buckets), report
     for f in report["files"]:
-        assert f["rows_read"] == f["rows_sent"] + f["rows_rejected"], f
+        assert f["rows_read"] == f["rows_to_send"] + f["rows_rejected"], f
 
 
 def one_line(exc: BaseException) -> str:

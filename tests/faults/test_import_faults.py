@@ -70,7 +70,8 @@ def check_complete(account, result, tmp_path):
 
 
 def ledger_rows(tmp_path):
-    with sqlite3.connect(tmp_path / "state" / "ledger.sqlite") as db:
+    (path,) = (tmp_path / "state").glob("accounts/*/ledger.sqlite")  # one account
+    with sqlite3.connect(path) as db:
         return db.execute("SELECT status, process_id FROM chunks ORDER BY submitted_at").fetchall()
 
 

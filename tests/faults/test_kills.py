@@ -84,9 +84,10 @@ def kill(proc):
 
 
 def ledger_statuses(state: Path) -> list[str]:
-    path = state / "ledger.sqlite"
-    if not path.exists():
+    found = sorted(state.glob("accounts/*/ledger.sqlite"))
+    if not found:
         return []
+    path = found[0]
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
             return [r[0] for r in db.execute("SELECT status FROM chunks ORDER BY submitted_at")]
@@ -182,16 +183,22 @@ def assert_previous_intact(world):
     assert seen == {world["part"].name: {f"k{i}@example.com" for i in range(6)}}
 
 
+def export_processes(sandbox):
+    from etl.exporter import is_export_process
+
+    return [p for p in processes(sandbox) if is_export_process(p["name"])]
+
+
 @pytest.mark.timeout(180)
 def test_export_killed_during_its_download_then_rerun(export_world):
     world = export_world
     sandbox = world["sandbox"]
-    done_before = len(processes(sandbox, "SEARCH_EXPORT_USERS"))
+    done_before = len(export_processes(sandbox))
     sandbox.add_fault(path_prefix="/exports/", method="GET", kind="delay", delay_s=8, count=1)
     proc = start(world["args"], cli_env(sandbox))
 
     def downloading() -> bool:
-        done = [p for p in processes(sandbox, "SEARCH_EXPORT_USERS") if p["status"] == "completed"]
+        done = [p for p in export_processes(sandbox) if p["status"] == "completed"]
         return len(done) >= done_before + 2
 
     wait_for(proc, downloading, "both exports completed")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 import requests
 
+from etl.brevo.client import BrevoClient
 from flows.export_contacts import export_contacts
 from tests._seed import create_attributes, create_lists
+
+GENDER_VALUES = {"Mr": 1, "Ms": 2}  # labels are ignored on update by real Brevo (FACTS.md F10)
 
 PEOPLE = [
     # email, first name, birthday, gender label, newsletter, score, lists (by index)
@@ -21,7 +27,7 @@ PEOPLE = [
 
 
 @pytest.fixture
-def seeded(brevo_env):
+def seeded(brevo_env, brevo_profile):
     sb = brevo_env
     h = {"api-key": sb.api_key}
     base = sb.url
@@ -35,7 +41,7 @@ def seeded(brevo_env):
                 for k, v in {
                     "FIRSTNAME": first,
                     "BIRTHDAY": bday,
-                    "GENDER": gender,
+                    "GENDER": GENDER_VALUES.get(gender),
                     "NEWSLETTER": news == "true" if news else None,
                     "SCORE": float(score) if score else None,
                 }.items()
@@ -44,7 +50,7 @@ def seeded(brevo_env):
             "listIds": [lists[i] for i in idx],
         }
         requests.post(f"{base}/contacts", json=body, headers=h, timeout=5).raise_for_status()
-    return {"sandbox": sb, "lists": lists}
+    return {"sandbox": sb, "lists": lists, "profile": brevo_profile}
 
 
 def read_partition(partition: str):
@@ -162,8 +168,6 @@ def test_incremental_keeps_only_contacts_modified_since_the_last_run(seeded, tmp
         export_date="2026-02-01",
     )
     assert first["merged_rows"] == 3
-    import time
-
     time.sleep(1.1)  # the sandbox stamps modifications to the millisecond
     requests.put(
         f"{sb.url}/contacts/ann@example.com",
@@ -182,9 +186,145 @@ def test_incremental_keeps_only_contacts_modified_since_the_last_run(seeded, tmp
     )
     assert second["modified_since"] is not None
     rows, cols, _ = read_partition(second["partition"])
-    assert [(r[cols.index("email")], r[cols.index("firstname")]) for r in rows] == [
-        ("ann@example.com", "Annie")
-    ]
+    got = [(r[cols.index("email")], r[cols.index("firstname")]) for r in rows]
+    if seeded["profile"] == "minimal":
+        # Day-only MODIFIED_TIME: the filter keeps the whole day of the previous run's start,
+        # so the change is there (with the day's other contacts, exported again).
+        assert ("ann@example.com", "Annie") in got
+        assert [e for e, _ in got] == ["ann@example.com", "bob@example.com", "dee@example.com"]
+        assert second["date_times"]["day_only_columns"] == ["added_time", "modified_time"]
+        assert any("no time of day" in n for n in second["notes"])
+    else:
+        assert got == [("ann@example.com", "Annie")]
+        assert second["date_times"]["day_only_columns"] == []
     # The first day's partition is untouched.
     rows, _, _ = read_partition(first["partition"])
     assert len(rows) == 3
+
+
+def test_a_contact_modified_later_on_the_previous_runs_start_day_is_exported(
+    seeded, tmp_path, monkeypatch
+):
+    # The previous run started at 23:59:59 today (account timezone); the contact is modified
+    # "earlier" by the clock but, its MODIFIED_TIME being day-only, on that same day.
+    sb = seeded["sandbox"]
+    l0, _ = seeded["lists"]
+    out = str(tmp_path / "out")
+    zone = ZoneInfo("America/New_York" if seeded["profile"] == "minimal" else "UTC")
+    requests.put(
+        f"{sb.url}/contacts/bob@example.com",
+        json={"attributes": {"FIRSTNAME": "Robert"}},
+        headers={"api-key": sb.api_key},
+        timeout=5,
+    ).raise_for_status()
+    today = datetime.now(zone).date()
+    late = datetime(today.year, today.month, today.day, 23, 59, 59, tzinfo=zone)
+    summary = export_contacts(
+        out=out,
+        list_ids=[l0],
+        modified_since=late.astimezone(UTC),
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+        export_date="2026-02-03",
+        attributes="FIRSTNAME",
+    )
+    rows, cols, _ = read_partition(summary["partition"])
+    emails = [r[cols.index("email")] for r in rows]
+    if seeded["profile"] == "minimal":
+        assert "bob@example.com" in emails  # same day: kept, never silently dropped
+        assert len(emails) == 3
+    else:
+        assert emails == []  # real times: modified before the bound
+
+
+@pytest.mark.parametrize("utc", [True, False])
+def test_export_dates_follow_the_account_preferences(seeded, tmp_path, utc):
+    l0, _ = seeded["lists"]
+    before = datetime.now(UTC)
+    summary = export_contacts(
+        out=str(tmp_path / "out"),
+        list_ids=[l0],
+        utc=utc,
+        metadata=["ADDED_TIME AS _ADDED_TIME"],
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+    )
+    rows, cols, types = read_partition(summary["partition"])
+    assert "TIMESTAMP WITH TIME ZONE" in types["added_time"]  # same type in both profiles
+    assert "TIMESTAMP WITH TIME ZONE" in types["modified_time"]
+    added = [r[cols.index("added_time")].astimezone(UTC) for r in rows]
+    dates = summary["date_times"]
+    with open(summary["manifest"], encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    if seeded["profile"] == "minimal":
+        assert dates == {
+            "source": "account",
+            "date_format": "mm-dd-yyyy",
+            "time_format": "12",
+            "timezone": "America/New_York",
+            "day_only_columns": ["added_time", "modified_time", "added_time_2"],
+        }
+        zone = ZoneInfo("America/New_York")
+        day = before.astimezone(zone).date()
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+        assert set(added) <= {midnight, midnight + timedelta(days=1)}  # a run at midnight
+        assert manifest["day_only_columns"] == ["added_time", "modified_time", "added_time_2"]
+        assert any("without a time of day" in n for n in manifest["notes"])
+    else:
+        assert dates["day_only_columns"] == []
+        assert dates["date_format"] == "dd-mm-yyyy"
+        assert all(before - timedelta(minutes=5) <= a <= datetime.now(UTC) for a in added)
+        assert manifest["day_only_columns"] == []
+
+
+def test_without_account_preferences_dates_are_read_as_before(seeded, tmp_path):
+    sb = seeded["sandbox"]
+    l0, _ = seeded["lists"]
+    if seeded["profile"] == "minimal":
+        # Keep the files readable as dd-mm-yyyy: what the pipeline assumes without GET /account.
+        sb.configure(
+            account={
+                "dateTimePreferences": {
+                    "dateFormat": "dd-mm-yyyy",
+                    "timeFormat": "24",
+                    "timezone": "UTC",
+                }
+            }
+        )
+    sb.add_fault(path_prefix="/v3/account", method="GET", kind="status", status=500)
+    summary = export_contacts(
+        out=str(tmp_path / "out"), list_ids=[l0], state_dir=str(tmp_path / "s"), secret_block=None
+    )
+    assert summary["merged_rows"] == 3
+    assert summary["date_times"]["source"] == "default"
+    assert any("GET /account failed" in n for n in summary["notes"])
+
+
+def test_brevo_counts_that_disagree_are_warnings_not_failures(seeded, tmp_path, monkeypatch):
+    l0, _ = seeded["lists"]
+    real_wait = BrevoClient.wait_for_process
+
+    def wait_with_wrong_counts(self, process_id, **kw):
+        from dataclasses import replace
+
+        from etl.brevo.models import ExportInfo
+
+        process = real_wait(self, process_id, **kw)
+        return replace(process, export_info=ExportInfo(total_records=99, file_size=7))
+
+    monkeypatch.setattr(BrevoClient, "wait_for_process", wait_with_wrong_counts)
+    summary = export_contacts(
+        out=str(tmp_path / "out"), list_ids=[l0], state_dir=str(tmp_path / "s"), secret_block=None
+    )
+    assert summary["merged_rows"] == 3
+    assert summary["validation"]["passed"], summary["validation"]
+    label = f"list:{l0}"
+    assert summary["warnings"] == [
+        f"export {label}: downloaded {_size(summary)} bytes, Brevo's info.export.file_size says 7",
+        f"export {label}: its file held 3 row(s), Brevo's info.export.total_records says 99",
+    ]
+    assert summary["exports"][0]["total_records"] == 99
+
+
+def _size(summary) -> int:
+    return int(summary["exports"][0]["bytes"])

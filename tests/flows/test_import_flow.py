@@ -98,6 +98,8 @@ def test_import_lands_normalised_rows_and_accounts_for_every_row(account, tmp_pa
         "missing_identifier": 1,
     }
     assert report["rows_read"] == report["rows_sent"] + report["rows_rejected"]
+    assert report["run_action"] == "new"
+    assert report["rows_already_sent"] == 0
     for key in (
         "new_emails",
         "emails_exists",
@@ -134,7 +136,30 @@ def test_import_lands_normalised_rows_and_accounts_for_every_row(account, tmp_pa
     )
     assert len(processed_imports(sandbox)) == before
     assert again["list_ids"] == report["list_ids"]
-    assert {c["action"] for c in again["chunks"]} == {"skipped_completed"}
+    assert again["chunks"] == []
+    assert again["run_action"] == "already_completed"
+    assert (again["rows_sent"], again["rows_already_sent"]) == (0, 3)
+    assert again["previous_run"]["id"] == report["run_id"]
+    assert again["previous_run"]["rows_sent"] == 3
+    assert again["rows_read"] == again["rows_rejected"] + again["rows_already_sent"]
+
+    # --again is a new run that sends everything again, into the same list.
+    fresh = import_contacts(
+        files=[str(src)],
+        new_list="Leads",
+        folder_id=account["folder_id"],
+        default_region="FR",
+        dayfirst=True,
+        state_dir=str(tmp_path / "state"),
+        report_path=str(report_path),
+        secret_block=None,
+        again=True,
+    )
+    assert len(processed_imports(sandbox)) == before + 1
+    assert fresh["run_action"] == "new"
+    assert fresh["run_id"] != report["run_id"]
+    assert fresh["rows_sent"] == 3
+    assert fresh["list_ids"] == report["list_ids"]
 
 
 def test_several_files_and_dialects_in_small_chunks(account, tmp_path):

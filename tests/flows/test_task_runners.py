@@ -17,7 +17,8 @@ def _files(tmp_path):
     for n in range(3):
         rows = ["email,first name,mobile"]
         rows += [
-            f"user{n}.{i}@Example.com,Nom {i},06 12 34 {i % 100:02d} {n}{n}" for i in range(150)
+            f"user{n}.{i}@Example.com,Nom {i},06 12 3{n} {i % 100:02d} {i // 100:02d}"
+            for i in range(150)
         ]
         rows += ["bad email,x,", f"user{n}.3@example.com,dup,"]  # an invalid row and a duplicate
         path = tmp_path / f"part{n}.csv"

@@ -63,7 +63,14 @@ if TYPE_CHECKING:
 
 # Fast processes and no "other endpoints" hourly cap, so the module runs in seconds; contacts
 # get a high per-second cap too because a test fires many requests back to back.
-FAST_CONFIG = {"process_delay_s": 0.05, "other_rph": 100_000, "contacts_rps": 100_000}
+FAST_CONFIG = {
+    # The spec-2026-02 profile: these tests pin the shapes of that edition. The minimal
+    # profile's process bodies are checked in test_sandbox_profiles.py.
+    "profile": "spec-2026-02",
+    "process_delay_s": 0.05,
+    "other_rph": 100_000,
+    "contacts_rps": 100_000,
+}
 STATUSES_BY_MODE = {
     # FACTS.md table: queued -> in_process -> completed or failed; 2026 edition names.
     "2025": {"queued", "in_process", "completed", "failed"},

@@ -13,15 +13,17 @@ from pathlib import Path
 import pytest
 import requests
 
+from etl.brevo.sandbox.profiles import default_account
 from etl.brevo.sandbox.server import SandboxServer
-from tests.sandbox._sandbox_helpers import FAST, Api
+from tests.sandbox._sandbox_helpers import FAST, SPEC, Api
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def api(sandbox):
-    sandbox.configure(**FAST)
+    # These tests pin the spec-2026-02 profile's behaviour; test_sandbox_profiles.py covers both.
+    sandbox.configure(**SPEC, **FAST)
     return Api(sandbox)
 
 
@@ -260,11 +262,17 @@ def test_reset_empties_everything_but_default_attributes(api, sandbox):
     api.attribute("normal", "EXTRA", type="text")
     list_id = api.new_list()
     api.import_(fileBody="EMAIL\na@x.io", listIds=[list_id])
-    sandbox.configure(statuses="2026", contacts_rps=5)
+    sandbox.configure(statuses="2025", contacts_rps=5)
     sandbox.add_fault(path_prefix="/v3/nowhere", kind="status", status=500)
     api.ok("POST", "/_sandbox/reset", 204)
     assert sandbox.requests_log() == []
-    assert api.ok("GET", "/_sandbox/config", 200)["statuses"] == "2025"
+    # Back to the profile the session sandbox was started with (minimal).
+    config = api.ok("GET", "/_sandbox/config", 200)
+    assert (config["profile"], config["statuses"], config["contacts_rps"]) == (
+        "minimal",
+        "2026",
+        10,
+    )
     assert api.ok("GET", "/_sandbox/faults", 200)["faults"] == []
     sandbox.configure(**FAST)
     assert api.ok("GET", "/contacts", 200)["count"] == 0
@@ -295,7 +303,7 @@ def test_config_defaults_and_validation(api, sandbox):
     assert api.ok("GET", "/_sandbox/config", 200) == {
         "contacts_rps": 10,
         "other_rph": 100,
-        "statuses": "2025",
+        "statuses": "2026",
         "export_url": "plain",
         "notify": "empty",
         "process_delay_s": 0.5,
@@ -305,11 +313,23 @@ def test_config_defaults_and_validation(api, sandbox):
         "process_fail": False,
         "seed": 0,
         "notify_timeout_s": 5.0,
+        "batch_max_contacts": 100,
+        "profile": "minimal",
+        "process_times": False,
+        "import_info": "links",
+        "export_info": False,
+        "expired_link_status": 403,
+        "export_process_name": "SEARCH_EXPORT_USERS_API",
+        "export_times": "day",
+        "boolean_false_overwrites": False,
+        "category_labels": False,
+        "ascii_local_parts": True,
+        "account": default_account(sandbox.api_key, profile="minimal"),
     }
     updated = api.ok(
-        "POST", "/_sandbox/config", 200, json={"statuses": "2026", "process_delay_s": 0}
+        "POST", "/_sandbox/config", 200, json={"statuses": "2025", "process_delay_s": 0}
     )
-    assert updated["statuses"] == "2026"
+    assert updated["statuses"] == "2025"
     for bad in (
         {"colour": 1},
         {"statuses": "2024"},
@@ -320,7 +340,7 @@ def test_config_defaults_and_validation(api, sandbox):
         {"process_stall": 1},
     ):
         assert api.post("/_sandbox/config", json=bad).status_code == 400, bad
-    assert api.ok("GET", "/_sandbox/config", 200)["statuses"] == "2026"  # nothing half-applied
+    assert api.ok("GET", "/_sandbox/config", 200)["statuses"] == "2025"  # nothing half-applied
     with pytest.raises(ValueError, match="statuses"):
         sandbox.configure(statuses="1999")
 

@@ -6,12 +6,13 @@ import time
 
 import pytest
 
-from tests.sandbox._sandbox_helpers import FAST, Api
+from tests.sandbox._sandbox_helpers import FAST, SPEC, Api
 
 
 @pytest.fixture
 def api(sandbox):
-    sandbox.configure(**FAST)
+    # These tests pin the spec-2026-02 profile's behaviour; test_sandbox_profiles.py covers both.
+    sandbox.configure(**SPEC, **FAST)
     return Api(sandbox)
 
 

@@ -9,12 +9,13 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from tests.sandbox._sandbox_helpers import FAST, Api, read_csv, read_zip, receiver
+from tests.sandbox._sandbox_helpers import FAST, SPEC, Api, read_csv, read_zip, receiver
 
 
 @pytest.fixture
 def api(sandbox):
-    sandbox.configure(**FAST)
+    # These tests pin the spec-2026-02 profile's behaviour; test_sandbox_profiles.py covers both.
+    sandbox.configure(**SPEC, **FAST)
     return Api(sandbox)
 
 

@@ -37,6 +37,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
+from etl.brevo.sandbox.batch import parse_batch
 from etl.brevo.sandbox.config import ConfigStore, SandboxConfig
 from etl.brevo.sandbox.errors import ApiError, invalid, missing, not_found, out_of_range
 from etl.brevo.sandbox.exporter import parse_export_request, run_export
@@ -45,11 +46,13 @@ from etl.brevo.sandbox.importer import (
     ImportReport,
     apply_batch,
     fetch_url,
+    import_info,
     iter_csv_batches,
     iter_json_batches,
     parse_import_request,
 )
 from etl.brevo.sandbox.processes import RUNNING, JobFailed, JobResult, ProcessRunner
+from etl.brevo.sandbox.profiles import DEFAULT_PROFILE, account_wire, default_account
 from etl.brevo.sandbox.ratelimit import RateLimiter
 from etl.brevo.sandbox.state import IDENTIFIER_TYPES, Account
 from etl.brevo.sandbox.values import INVALID, parse_moment, utc_now_iso
@@ -129,9 +132,11 @@ ROUTES = Map(
         _rule("/v3/contacts/lists/<list_id>/contacts/add", "list_add", "POST"),
         _rule("/v3/contacts/lists/<list_id>/contacts/remove", "list_remove", "POST"),
         _rule("/v3/contacts/segments", "segments", "GET"),
+        _rule("/v3/contacts/batch", "batch", "POST"),
         _rule("/v3/contacts/<path:identifier>", "contact", "GET", "PUT", "DELETE"),
         _rule("/v3/processes", "processes", "GET"),
         _rule("/v3/processes/<process_id>", "process", "GET"),
+        _rule("/v3/account", "account", "GET"),
         _rule("/_sandbox/reset", "admin_reset", "POST"),
         _rule("/_sandbox/faults", "admin_faults", "GET", "POST", "DELETE"),
         _rule("/_sandbox/config", "admin_config", "GET", "POST"),
@@ -221,10 +226,19 @@ def _check_bools(body: dict[str, Any], *keys: str) -> None:
 class SandboxApp:
     """The sandbox: account, config, faults, rate limits, processes and the WSGI entry point."""
 
-    def __init__(self, *, api_key: str, db_path: str | Path | None, files_dir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        db_path: str | Path | None,
+        files_dir: Path,
+        profile: str = DEFAULT_PROFILE,
+        account_email: str | None = None,
+    ) -> None:
         self._api_key = api_key
-        self.account = Account(db_path)
-        self.config = ConfigStore()
+        identity = default_account(api_key, profile=profile, email=account_email)
+        self.config = ConfigStore(profile=profile, account=identity)
+        self.account = Account(db_path, self.config)
         self.faults = FaultSet()
         self.limiter = RateLimiter(self._limits)
         self.runner = ProcessRunner(self.account, self.config)
@@ -521,12 +535,17 @@ class SandboxApp:
     def _download(self, request: Request) -> tuple[Response, bool]:
         parts = request.path[len(EXPORT_PREFIX) :].split("/", 1)
         record = self.account.file_record(parts[0]) if len(parts) == 2 else None
+        denied = self.config.current.expired_link_status == 403
         if record is None or record[1] != parts[1] or not record[0].exists():
+            if denied:
+                return self._access_denied(), False
             return json_response(
                 {"code": "document_not_found", "message": "File not found"}, 404
             ), False
         path, name, content_type, expires_at = record
         if time.time() > expires_at:
+            if denied:
+                return self._access_denied(), False
             return json_response(
                 {"code": "document_not_found", "message": "The export link has expired"}, 410
             ), False
@@ -539,6 +558,15 @@ class SandboxApp:
             max_age=0,
         )
         return resp, True
+
+    @staticmethod
+    def _access_denied() -> Response:
+        """What an expired or missing presigned S3 object answers (FACTS.md F5)."""
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+            "<Message>Request has expired</Message></Error>"
+        )
+        return Response(body, status=403, mimetype="application/xml")
 
     # ------------------------------------------------------------------ rendering
 
@@ -558,18 +586,34 @@ class SandboxApp:
                 name = url.rsplit("/", 1)[-1]
                 url = f'<a href="{url}" target="_blank">{name}</a>'
             out["export_url"] = url
-        info = record["info"]
-        if info is not None:
+        info = self._info_wire(record["info"], cfg)
+        if info:
             out["info"] = {
                 group: {k: (self._url(v) if isinstance(v, str) else v) for k, v in values.items()}
                 for group, values in info.items()
             }
+        if not cfg.process_times:
+            return out  # FACTS.md F2: no created_at, completed_at or error
         out["created_at"] = record["created_at"]
         if record["completed_at"]:
             out["completed_at"] = record["completed_at"]
         if record["error"]:
             out["error"] = record["error"]
         return out
+
+    @staticmethod
+    def _info_wire(info: dict[str, Any] | None, cfg: SandboxConfig) -> dict[str, Any]:
+        """The ``info`` groups config ``import_info`` / ``export_info`` show (FACTS.md F3)."""
+        if not info:
+            return {}
+        links = info.get("import_links")
+        if cfg.import_info == "links":
+            kept = {"import": links} if links is not None else {}
+        else:
+            kept = {k: v for k, v in info.items() if k not in ("export", "import_links")}
+        if cfg.export_info and "export" in info:
+            kept["export"] = info["export"]
+        return kept
 
     # ------------------------------------------------------------------ admin handlers
 
@@ -866,10 +910,9 @@ class SandboxApp:
     ) -> str | None:
         if not rows:
             return None
-        folder = self.files_dir / f"import_{process_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{kind}_{process_id}.csv"
-        path = folder / name
+        name = f"{Path(kind).name}_{process_id}.csv"
+        path = self.files_dir / f"import_{process_id}" / Path(kind).parent / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, delimiter=";", lineterminator="\n")
             writer.writerow(header)
@@ -918,22 +961,11 @@ class SandboxApp:
                 )
             if report.header and not {"EMAIL", "SMS"} & {h.strip().upper() for h in report.header}:
                 raise JobFailed("The file has no EMAIL or SMS column")
-            invalid_url = self._write_rejects(
-                process_id, "invalid_emails", report.header, report.invalid_rows
-            )
-            duplicate_url = self._write_rejects(
-                process_id, "duplicate_email_id", report.header, report.duplicate_rows
-            )
-            info = {
-                "invalid_emails": len(report.invalid_rows),
-                "duplicate_contact_id": len(report.duplicate_rows),
-                "duplicate_ext_id": report.conflicts["EXT_ID"],
-                "duplicate_email_id": duplicate_url,
-                "duplicate_phone_id": report.conflicts["SMS"],
-                "duplicate_whatsapp_id": None,
-                "duplicate_landline_number_id": None,
-                "invalid_emails_url": invalid_url,
-            }
+
+            def write(kind: str, header: list[str], rows: list[list[str]]) -> str | None:
+                return self._write_rejects(process_id, kind, header, rows)
+
+            info = import_info(report, write)
             form = {
                 "proc_success": "1",
                 "new_emails": str(report.new),
@@ -942,7 +974,7 @@ class SandboxApp:
                 "duplicates_email": str(len(report.duplicate_rows)),
                 "listids": ",".join(str(i) for i in list_ids),
             }
-            return JobResult(info={"import": info}, notify_form=form)
+            return JobResult(info=info, notify_form=form)
 
         process_id = self.runner.submit("IMPORTUSER", job, notify_url=spec.notify_url)
         return json_response({"processId": process_id}, 202)
@@ -975,7 +1007,8 @@ class SandboxApp:
                 notify_form={"proc_success": "1", "url": self._url(url_path)},
             )
 
-        process_id = self.runner.submit("SEARCH_EXPORT_USERS", job, notify_url=spec.notify_url)
+        name = self.config.current.export_process_name
+        process_id = self.runner.submit(name, job, notify_url=spec.notify_url)
         return json_response({"processId": process_id}, 202)
 
     # ------------------------------------------------------------------ processes
@@ -987,6 +1020,16 @@ class SandboxApp:
             sort=_q_sort(req),
         )
         return json_response({"processes": [self.process_wire(r) for r in records], "count": count})
+
+    def _h_account(self, req: Request, body: bytes) -> Response:
+        """``GET /account``: the configured identity (``POST /_sandbox/config {"account"}``)."""
+        return json_response(account_wire(self.config.current.account))
+
+    def _h_batch(self, req: Request, body: bytes) -> Response:
+        """``POST /contacts/batch`` (updateBatchContacts): every update, or none, then 204."""
+        updates = parse_batch(_object(body), self.account, self.config.current.batch_max_contacts)
+        self.account.update_contacts(updates)
+        return Response(status=204)
 
     def _h_process(self, req: Request, body: bytes, process_id: str) -> Response:
         if not process_id.isdigit():

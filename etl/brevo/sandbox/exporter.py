@@ -6,8 +6,12 @@ then ``exportAttributes``, then ``exportMetadata`` (``_listIds`` as ``[2|7]``; A
 MODIFIED_TIME, optionally aliased ``ADDED_TIME AS _ADDED_TIME``), then, for
 ``exportSubscriptionStatus``, the sandbox's ``_SUBSCRIBED`` and ``_BLOCKLISTED`` columns: each
 the ``|``-joined requested channels (``email_marketing``, ``sms_marketing``) on which the
-contact is subscribed / blocklisted. Times are ``dd-mm-yyyy HH:MM:SS`` in the account's time
-zone (UTC), or ISO ``2026-11-23T10:00:00.000Z`` with ``exportDateInUTC``; date attributes are
+contact is subscribed / blocklisted. Times (ADDED_TIME, MODIFIED_TIME and their aliases) follow
+config ``export_times``: ``day`` (profile ``minimal``, FACTS.md F1/F1b) writes only the day, in
+the account's ``dateTimePreferences.dateFormat`` and time zone, whatever ``exportDateInUTC``
+says; ``datetime`` (profile ``spec-2026-02``) writes the day in that format plus ``HH:MM:SS``
+in the account's time zone (``dd-mm-yyyy HH:MM:SS`` in UTC by default), or ISO
+``2026-11-23T10:00:00.000Z`` with ``exportDateInUTC``; date attributes are
 ``YYYY-MM-DD``, category attributes their label, booleans ``true``/``false``, multiple-choice
 options comma-joined. ``skipFilesMerge: true`` gives a ``.zip`` of CSV parts of at most
 ``export_part_rows`` rows each, every part with its header.
@@ -36,8 +40,10 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from etl.brevo.sandbox.errors import invalid, missing
 from etl.brevo.sandbox.importer import check_url
@@ -72,6 +78,9 @@ class ExportSpec:
     date_utc: bool = False
     skip_merge: bool = False
     notify_url: str | None = None
+    time_mode: str = "datetime"
+    date_format: str = "dd-mm-yyyy"
+    timezone: str = "UTC"
 
 
 def _int(value: Any, key: str) -> int:
@@ -132,6 +141,10 @@ def parse_export_request(body: dict[str, Any], account: Account) -> ExportSpec:
     _flag(body, "disableFrontendNotification", default=False)
     mandatory = _flag(body, "exportMandatoryAttributes", default=True)
     spec.date_utc = _flag(body, "exportDateInUTC", default=False)
+    rules = account.rules()
+    prefs = rules.account["dateTimePreferences"]
+    spec.time_mode = rules.export_times
+    spec.date_format, spec.timezone = prefs["dateFormat"], prefs["timezone"]
     spec.skip_merge = _flag(body, "skipFilesMerge", default=False)
     attributes = _strings(body, "exportAttributes")
     if not mandatory and not attributes:
@@ -303,16 +316,29 @@ class ExportFile:
     size: int
 
 
-def _time_formatter(utc: bool) -> Callable[[str], str]:
-    if utc:
+def _time_formatter(spec: ExportSpec) -> Callable[[str], str]:
+    day_only = spec.time_mode == "day"
+    if spec.date_utc and not day_only:
         return lambda stamp: stamp
+    zone = None if spec.timezone == "UTC" else ZoneInfo(spec.timezone)
+    pattern = spec.date_format
     cache: dict[str, str] = {}
 
     def local(stamp: str) -> str:
         out = cache.get(stamp)
         if out is None:
-            # Stored as YYYY-MM-DDTHH:MM:SS.mmmZ; the account's time zone is UTC.
-            out = f"{stamp[8:10]}-{stamp[5:7]}-{stamp[0:4]} {stamp[11:19]}"
+            # Stored as YYYY-MM-DDTHH:MM:SS.mmmZ (UTC); shown in the account's time zone.
+            shown = stamp
+            if zone is not None:
+                moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(zone)
+                shown = moment.strftime("%Y-%m-%dT%H:%M:%S")
+            out = (
+                pattern.replace("yyyy", shown[0:4])
+                .replace("mm", shown[5:7])
+                .replace("dd", shown[8:10])
+            )
+            if not day_only:
+                out += f" {shown[11:19]}"
             if len(cache) < 100_000:
                 cache[stamp] = out
         return out
@@ -330,7 +356,7 @@ def run_export(
     generation: int,
 ) -> ExportFile:
     """Write the export (reading the account in batches, so the API stays responsive)."""
-    fmt = _time_formatter(spec.date_utc)
+    fmt = _time_formatter(spec)
     need_attrs = any(source == "attr" for _, source, _ in spec.columns)
     need_lists = any(source == "listids" for _, source, _ in spec.columns)
     cols = "c.id, c.email, c.attrs, c.created_at, c.modified_at, c.email_bl, c.sms_bl"

@@ -15,6 +15,11 @@ Parsing (sandbox choices where Brevo is silent, FACTS.md section 3):
   them to the import's lists, and so does the sandbox. ``emptyContactsAttributes: true`` makes
   empty cells erase the attribute (only for updated contacts). ``emailBlacklist`` /
   ``smsBlacklist`` blocklist every contact the import creates or updates.
+
+Profile switches (``profiles.py``), read when the import is requested: with
+``boolean_false_overwrites: false`` a ``false`` cell leaves a stored ``true`` as it is (F4);
+with ``category_labels: false`` a category cell must hold the enumeration value (F10); with
+``ascii_local_parts: true`` an email whose local part is not ASCII is an invalid email.
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ import requests
 
 from etl.brevo.sandbox.errors import ApiError, invalid, missing
 from etl.brevo.sandbox.state import Account
-from etl.brevo.sandbox.values import EMAIL_RE, INVALID, UNIQUE_ATTRIBUTES, utc_now_iso
+from etl.brevo.sandbox.values import (
+    EMAIL_RE,
+    EMAIL_UNICODE_RE,
+    INVALID,
+    UNIQUE_ATTRIBUTES,
+    utc_now_iso,
+)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # 10,485,760: "Maximum allowed file body size is 10MB"
 MAX_URL_BYTES = 250 * 1024 * 1024  # the help centre's limit for an import file
@@ -56,6 +67,9 @@ class ImportSpec:
     email_blacklist: bool
     sms_blacklist: bool
     notify_url: str | None
+    false_overwrites: bool = True
+    category_labels: bool = True
+    ascii_local_parts: bool = True
 
 
 @dataclass(slots=True)
@@ -78,7 +92,11 @@ class ImportReport:
     untouched: int = 0
     invalid_rows: list[list[str]] = field(default_factory=list)
     duplicate_rows: list[list[str]] = field(default_factory=list)
+    duplicate_phone_rows: list[list[str]] = field(default_factory=list)
     conflicts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UNIQUE_ATTRIBUTES, 0))
+    conflict_rows: dict[str, list[list[str]]] = field(
+        default_factory=lambda: {name: [] for name in UNIQUE_ATTRIBUTES}
+    )
 
 
 def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
@@ -155,6 +173,7 @@ def parse_import_request(body: dict[str, Any], account: Account) -> ImportSpec:
     notify_url = check_url(notify, "notifyUrl") if notify is not None else None
     for key in ("disableNotification",):
         _bool(body, key, False)
+    rules = account.rules()
     return ImportSpec(
         file_body=file_body,
         file_url=file_url,
@@ -166,6 +185,9 @@ def parse_import_request(body: dict[str, Any], account: Account) -> ImportSpec:
         email_blacklist=_bool(body, "emailBlacklist", False),
         sms_blacklist=_bool(body, "smsBlacklist", False),
         notify_url=notify_url,
+        false_overwrites=rules.boolean_false_overwrites,
+        category_labels=rules.category_labels,
+        ascii_local_parts=rules.ascii_local_parts,
     )
 
 
@@ -209,7 +231,7 @@ Coercer = Callable[[Any], Any]
 
 
 def _columns(
-    header: list[str], account: Account
+    header: list[str], account: Account, spec: ImportSpec
 ) -> tuple[int | None, list[tuple[int, str, Coercer]]]:
     defs = account.attribute_defs()
     email_index: int | None = None
@@ -225,7 +247,7 @@ def _columns(
         if attr is None or upper in taken:
             continue  # unknown attributes are ignored, as Brevo does
         taken.add(upper)
-        columns.append((index, upper, attr.coercer()))
+        columns.append((index, upper, attr.coercer(labels=spec.category_labels)))
     return email_index, columns
 
 
@@ -238,7 +260,7 @@ def iter_csv_batches(
     if header is None:
         return
     report.header = header
-    email_index, columns = _columns(header, account)
+    email_index, columns = _columns(header, account, spec)
     yield from _batches(
         (
             (
@@ -266,7 +288,7 @@ def iter_json_batches(
             names.update(dict.fromkeys(str(k) for k in attrs))
     header = ["EMAIL", *names]
     report.header = header
-    _, columns = _columns(header, account)
+    _, columns = _columns(header, account, spec)
 
     def rows() -> Iterator[tuple[list[Any], str]]:
         for item in items:
@@ -297,7 +319,7 @@ def _batches(
 ) -> Iterator[list[ImportRow]]:
     erase = spec.empty_attributes and spec.update_existing
     batch: list[ImportRow] = []
-    match_email = EMAIL_RE.match
+    match_email = (EMAIL_RE if spec.ascii_local_parts else EMAIL_UNICODE_RE).match
     for cells, email_cell in rows:
         size = len(cells)
         patch: dict[str, Any] = {}
@@ -324,6 +346,8 @@ def _batches(
             key = "sms:" + sms
         if key in seen:
             report.duplicate_rows.append([_cell_text(c) for c in cells])
+            if not email:
+                report.duplicate_phone_rows.append(report.duplicate_rows[-1])
             continue
         seen.add(key)
         batch.append(ImportRow(email or None, patch, cells))
@@ -388,16 +412,24 @@ def apply_batch(
                 if owner != row.target:
                     del row.patch[name]
                     report.conflicts[name] += 1
+                    report.conflict_rows[name].append([_cell_text(c) for c in row.raw])
         email_bl, sms_bl = int(spec.email_blacklist), int(spec.sms_blacklist)
         inserts = []
         updates = []
+        falses: list[tuple[str, int, str]] = []  # (json path, contact, json path)
         dumps = json.dumps
         for row in writing:
             if row.target in new_ids:
                 attrs = {k: v for k, v in row.patch.items() if v is not None}
                 inserts.append((row.target, row.email, dumps(attrs), email_bl, sms_bl, now, now))
-            else:
-                updates.append((dumps(row.patch), now, email_bl, sms_bl, row.target))
+                continue
+            patch = row.patch
+            if not spec.false_overwrites and any(v is False for v in patch.values()):
+                # F4: an imported false does not overwrite a stored true.
+                patch = {k: v for k, v in patch.items() if v is not False}
+                for name in row.patch.keys() - patch.keys():
+                    falses.append((f'$."{name}"', row.target, f'$."{name}"'))
+            updates.append((dumps(patch), now, email_bl, sms_bl, row.target))
         db.executemany(
             "INSERT INTO contacts(id, email, attrs, email_bl, sms_bl, created_at, modified_at) "
             "VALUES (?,?,?,?,?,?,?)",
@@ -407,6 +439,11 @@ def apply_batch(
             "UPDATE contacts SET attrs=json_patch(attrs, ?), modified_at=?, "
             "email_bl=MAX(email_bl, ?), sms_bl=MAX(sms_bl, ?) WHERE id=?",
             updates,
+        )
+        db.executemany(
+            "UPDATE contacts SET attrs=json_set(attrs, ?, json('false')) "
+            "WHERE id=? AND json_extract(attrs, ?) IS NOT 1",
+            falses,
         )
         targets = [r.target for r in rows]
         for list_id in list_ids:
@@ -421,3 +458,52 @@ def apply_batch(
     report.new += len(inserts)
     report.updated += len(updates)
     report.untouched += len(rows) - len(inserts) - len(updates)
+
+
+# ---------------------------------------------------------------------------- reporting
+
+Writer = Callable[[str, list[str], list[list[str]]], str | None]  # (kind, header, rows) -> url
+
+
+def import_info(report: ImportReport, write: Writer) -> dict[str, Any]:
+    """``info`` of a finished import, in both shapes; ``GET /processes`` shows one of them.
+
+    ``import`` (config ``import_info: counts``, profile ``spec-2026-02``): counts, plus links
+    in ``invalid_emails_url`` and ``duplicate_email_id``. ``import_links`` (``links``, profile
+    ``minimal``, FACTS.md F3): every key the URL of a ``;`` CSV of the offending rows (the
+    body's header, then the rows as they were), or null: ``invalid_emails``;
+    ``duplicate_email_id`` (an email twice in the body); ``duplicate_phone_id`` (an SMS twice,
+    or held by another contact); ``duplicate_ext_id`` (held by another contact). The sandbox
+    never fills ``duplicate_contact_id``, ``duplicate_whatsapp_id`` or
+    ``duplicate_landline_number_id``.
+    """
+    header = report.header
+    invalid_url = write("invalid_emails", header, report.invalid_rows)
+    duplicate_url = write("duplicate_email_id", header, report.duplicate_rows)
+    phone_ids = {id(r) for r in report.duplicate_phone_rows}
+    email_dupes = [r for r in report.duplicate_rows if id(r) not in phone_ids]
+    phone_dupes = report.duplicate_phone_rows + report.conflict_rows["SMS"]
+    counts = {
+        "invalid_emails": len(report.invalid_rows),
+        "duplicate_contact_id": len(report.duplicate_rows),
+        "duplicate_ext_id": report.conflicts["EXT_ID"],
+        "duplicate_email_id": duplicate_url,
+        "duplicate_phone_id": report.conflicts["SMS"],
+        "duplicate_whatsapp_id": None,
+        "duplicate_landline_number_id": None,
+        "invalid_emails_url": invalid_url,
+    }
+    links = {
+        "invalid_emails": invalid_url,
+        "duplicate_contact_id": None,
+        "duplicate_ext_id": write("links/duplicate_ext_id", header, report.conflict_rows["EXT_ID"]),
+        "duplicate_email_id": (
+            write("links/duplicate_email_id", header, email_dupes)
+            if report.duplicate_phone_rows
+            else duplicate_url
+        ),
+        "duplicate_phone_id": write("links/duplicate_phone_id", header, phone_dupes),
+        "duplicate_whatsapp_id": None,
+        "duplicate_landline_number_id": None,
+    }
+    return {"import": counts, "import_links": links}

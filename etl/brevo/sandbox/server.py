@@ -22,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from etl.brevo.sandbox.app import SandboxApp
 from etl.brevo.sandbox.errors import ApiError
+from etl.brevo.sandbox.profiles import DEFAULT_PROFILE, PROFILES, check_account_email
 
 API_KEY_ENV = "BREVO_SANDBOX_API_KEY"
 
@@ -41,6 +42,10 @@ class SandboxServer:
         port: port to bind; 0 lets the OS choose (read the bound one from ``port``).
         db_path: SQLite file for the account; None keeps it in memory.
         api_key: the key clients must send; else ``BREVO_SANDBOX_API_KEY``, else generated.
+        profile: ``minimal`` (default) or ``spec-2026-02`` (see ``profiles.py``); the config
+            returns to it on ``reset()``.
+        account_email: the account's login email (``GET /account``); default derived from
+            the key, ``sandbox-<8 hex of sha256(key)>@example.com``.
     """
 
     def __init__(
@@ -50,7 +55,14 @@ class SandboxServer:
         port: int = 0,
         db_path: str | Path | None = None,
         api_key: str | None = None,
+        profile: str = DEFAULT_PROFILE,
+        account_email: str | None = None,
     ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+        if account_email is not None:
+            account_email = check_account_email(account_email)
+        self.profile = profile
         self.api_key = api_key or os.environ.get(API_KEY_ENV) or secrets.token_urlsafe(24)
         self.key_generated = not (api_key or os.environ.get(API_KEY_ENV))
         if db_path is not None:
@@ -59,7 +71,14 @@ class SandboxServer:
         else:
             self._files_dir = Path(tempfile.mkdtemp(prefix="brevo-sandbox-"))
             self._own_files = True
-        self.app = SandboxApp(api_key=self.api_key, db_path=db_path, files_dir=self._files_dir)
+        self.app = SandboxApp(
+            api_key=self.api_key,
+            db_path=db_path,
+            files_dir=self._files_dir,
+            profile=profile,
+            account_email=account_email,
+        )
+        self.account_email = str(self.app.config.current.account["email"])
         self._server: BaseWSGIServer = make_server(
             host, port, self.app, threaded=True, request_handler=_QuietHandler
         )
@@ -123,11 +142,17 @@ class SandboxServer:
     # ------------------------------------------------------------------ admin handle
 
     def reset(self) -> None:
-        """Empty the account (default attributes kept); clear faults, config, counters, log."""
+        """Empty the account (default attributes kept); clear faults, config, counters, log.
+
+        The config returns to the profile (and account identity) the server was started with.
+        """
         self.app.reset()
 
     def configure(self, **config: Any) -> None:
-        """Change the config (keys of ``POST /_sandbox/config``). Raises ValueError."""
+        """Change the config (keys of ``POST /_sandbox/config``). Raises ValueError.
+
+        ``configure(profile="spec-2026-02")`` switches profile (until the next ``reset()``).
+        """
         try:
             self.app.configure(config)
         except ApiError as exc:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from etl.brevo.sandbox.config import ConfigStore, SandboxConfig
 from etl.brevo.sandbox.errors import ApiError, invalid, missing, not_found
 from etl.brevo.sandbox.values import (
     DEFAULT_ATTRIBUTES,
@@ -114,7 +115,10 @@ def sort_order(sort: str) -> str:
 class Account:
     """A Brevo account in SQLite."""
 
-    def __init__(self, db_path: str | Path | None = None) -> None:
+    def __init__(
+        self, db_path: str | Path | None = None, config: ConfigStore | None = None
+    ) -> None:
+        self.config = config or ConfigStore()
         self.lock = threading.RLock()
         self.generation = 0
         target = ":memory:" if db_path is None else str(db_path)
@@ -134,6 +138,10 @@ class Account:
             )
 
     # ------------------------------------------------------------------ plumbing
+
+    def rules(self) -> SandboxConfig:
+        """The live config (profile switches decide how values are accepted)."""
+        return self.config.current
 
     def close(self) -> None:
         """Close the database."""
@@ -699,6 +707,7 @@ class Account:
         if not isinstance(raw, dict):
             raise invalid("attributes must be an object")
         defs = self.attribute_defs()
+        rules = self.rules()
         values: dict[str, Any] = {}
         erase: list[str] = []
         new_email: str | None = None
@@ -707,7 +716,7 @@ class Account:
             if name == "EMAIL":
                 if for_update and isinstance(value, str) and value.strip():
                     new_email = value.strip().lower()
-                    if not is_email(new_email):
+                    if not is_email(new_email, ascii_local=rules.ascii_local_parts):
                         raise invalid("Invalid email address")
                 continue
             attr = defs.get(name)
@@ -717,7 +726,7 @@ class Account:
                 if for_update:
                     erase.append(name)
                 continue
-            stored = attr.coercer()(value)
+            stored = attr.coercer(labels=rules.category_labels)(value)
             if stored is INVALID:
                 if name in PHONE_ATTRIBUTES:
                     raise invalid(f"Invalid phone number for {name}")
@@ -753,7 +762,8 @@ class Account:
         """``POST /contacts``: the new id, or None when ``updateEnabled`` updated one."""
         email = body.get("email")
         if email is not None:
-            if not isinstance(email, str) or not is_email(email.strip()):
+            ascii_local = self.rules().ascii_local_parts
+            if not isinstance(email, str) or not is_email(email.strip(), ascii_local=ascii_local):
                 raise invalid("Invalid email address")
             email = email.strip().lower()
         ext_id = body.get("ext_id")
@@ -827,36 +837,47 @@ class Account:
 
     def update_contact(self, contact_id: int, body: dict[str, Any]) -> None:
         """``PUT /contacts/{identifier}``."""
-        values, erase, new_email = self._coerce_attributes(body.get("attributes"), for_update=True)
-        ext_id = body.get("ext_id")
-        if ext_id is not None:
-            if not isinstance(ext_id, str):
-                raise invalid("ext_id must be a string")
-            values["EXT_ID"] = ext_id
-        list_ids = body.get("listIds") or []
-        unlink = body.get("unlinkListIds") or []
-        with self.tx() as db:
-            self._check_lists(db, [*list_ids, *unlink])
-            dupes = self._duplicates(db, exclude=contact_id, email=new_email, values=values)
-            if dupes:
-                raise ApiError(
-                    400,
-                    "invalid_parameter",
-                    f"Unable to update contact, {dupes[0]} is already associated with "
-                    "another Contact",
-                    metadata={"duplicate_identifiers": dupes},
-                )
-            self._apply_update(
-                db,
-                contact_id,
-                values=values,
-                erase=erase,
-                new_email=new_email,
-                body=body,
-                list_ids=list_ids,
-                unlink=unlink,
-                now=utc_now_iso(),
+        self.update_contacts([(contact_id, body)])
+
+    def update_contacts(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """PUT bodies applied in order, in one transaction (``POST /contacts/batch`` too):
+        all of them, or none when one fails."""
+        prepared = []
+        for contact_id, body in updates:
+            values, erase, new_email = self._coerce_attributes(
+                body.get("attributes"), for_update=True
             )
+            ext_id = body.get("ext_id")
+            if ext_id is not None:
+                if not isinstance(ext_id, str):
+                    raise invalid("ext_id must be a string")
+                values["EXT_ID"] = ext_id
+            prepared.append((contact_id, body, values, erase, new_email))
+        with self.tx() as db:
+            for contact_id, body, values, erase, new_email in prepared:
+                list_ids = body.get("listIds") or []
+                unlink = body.get("unlinkListIds") or []
+                self._check_lists(db, [*list_ids, *unlink])
+                dupes = self._duplicates(db, exclude=contact_id, email=new_email, values=values)
+                if dupes:
+                    raise ApiError(
+                        400,
+                        "invalid_parameter",
+                        f"Unable to update contact, {dupes[0]} is already associated with "
+                        "another Contact",
+                        metadata={"duplicate_identifiers": dupes},
+                    )
+                self._apply_update(
+                    db,
+                    contact_id,
+                    values=values,
+                    erase=erase,
+                    new_email=new_email,
+                    body=body,
+                    list_ids=list_ids,
+                    unlink=unlink,
+                    now=utc_now_iso(),
+                )
 
     def _apply_update(
         self,

@@ -26,10 +26,18 @@ class _Invalid:
 
 INVALID: Final = _Invalid()
 
-EMAIL_RE = re.compile(
-    r"^(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)@"
+_EMAIL_DOMAIN = (
     r"(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$"
+)
+EMAIL_RE = re.compile(
+    r"^(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)@" + _EMAIL_DOMAIN
+)
+# Config ``ascii_local_parts: false``: the local part may also hold non-ASCII characters
+# (RFC 6531), e.g. ``josé@example.com``; the domain stays ASCII (or punycode).
+EMAIL_UNICODE_RE = re.compile(
+    r"^(?!\.)(?!.*\.\.)(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]|[^\x00-\x7f\s@]){1,64}(?<!\.)@"
+    + _EMAIL_DOMAIN
 )
 PHONE_ATTRIBUTES: Final = frozenset({"SMS", "WHATSAPP", "LANDLINE_NUMBER"})
 # Attributes whose value identifies at most one contact (duplicates are refused or counted).
@@ -80,9 +88,10 @@ def parse_moment(text: str) -> str | None:
     return to_iso(moment)
 
 
-def is_email(text: str) -> bool:
-    """True for a syntactically valid email address."""
-    return EMAIL_RE.match(text) is not None
+def is_email(text: str, *, ascii_local: bool = True) -> bool:
+    """True for a syntactically valid email address (non-ASCII local part unless ascii_local)."""
+    pattern = EMAIL_RE if ascii_local else EMAIL_UNICODE_RE
+    return pattern.match(text) is not None
 
 
 def normalise_phone(value: Any) -> str | None:
@@ -139,8 +148,12 @@ class AttrDef:
             out["calculatedValue"] = self.value
         return out
 
-    def coercer(self) -> Callable[[Any], Any]:
-        """Return a function mapping an input value to the stored form, or ``INVALID``."""
+    def coercer(self, *, labels: bool = True) -> Callable[[Any], Any]:
+        """Return a function mapping an input value to the stored form, or ``INVALID``.
+
+        ``labels=False`` (config ``category_labels: false``): a category attribute takes only
+        an enumeration value; a label is ignored like any value that doesn't fit.
+        """
         kind = self.kind
         if kind == "text":
             return _coerce_text
@@ -165,7 +178,7 @@ class AttrDef:
                     text = value.strip()
                     if text.lstrip("-").isdigit() and int(text) in by_value:
                         return int(text)
-                    return by_label.get(text.lower(), INVALID)
+                    return by_label.get(text.lower(), INVALID) if labels else INVALID
                 return INVALID
 
             return coerce_category
