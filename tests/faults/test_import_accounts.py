@@ -15,6 +15,7 @@ import pytest
 
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import SubmissionUncertain
+from etl.brevo.ratelimit import RateLimits
 from etl.brevo.retry import RetryPolicy
 from etl.importer import (
     ChunkFile,
@@ -148,7 +149,11 @@ def reconcile_setup(account, tmp_path):
     chunk = ChunkFile(index=1, path=path, rows=3, bytes=len(body), sha256="x", columns=())
     target = Target((account["list_id"],), True, False, False, False)
     client = BrevoClient(
-        sandbox.api_key, base_url=sandbox.url, retry=RetryPolicy(base_s=0), poll_interval_s=0.05
+        sandbox.api_key,
+        base_url=sandbox.url,
+        retry=RetryPolicy(base_s=0),
+        limits=RateLimits(contacts_per_second=500, other_per_hour=100_000),
+        poll_interval_s=0.05,
     )
     ledger = Ledger(tmp_path / "ledger.sqlite")
     ledger.start_run("fp")
