@@ -24,7 +24,10 @@ check: $(STAMP) ## lint and type-check
 
 test: $(STAMP) ## set up .venv, run checks and the whole test suite (what CI runs)
 	$(MAKE) check
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n 4
+
+test-quick: $(STAMP) ## the quick loop: unit, property and sandbox tests (no Prefect, no subprocess)
+	$(BIN)/python -m pytest -m "not slow and not integration" -q -n 4
 
 test-slow: $(STAMP) ## the load tests (1M contacts under 429s)
 	$(BIN)/python -m pytest -m slow -q
@@ -46,4 +49,4 @@ fmt: $(STAMP) ## format and autofix
 	$(BIN)/ruff format etl flows tests bench
 	$(BIN)/ruff check --fix etl flows tests bench
 
-.PHONY: help venv check test test-slow demo sandbox bench bench-quick fmt
+.PHONY: help venv check test test-quick test-slow demo sandbox bench bench-quick fmt

@@ -377,7 +377,7 @@ class Bench:
 
     def export_vs_paginated(self) -> None:
         """The export path against paging GET /contacts, from one loaded sandbox."""
-        from etl.brevo.sandbox.server import SandboxServer
+        from etl.sandbox.server import SandboxServer
 
         contacts = self.sizes.paginated_contacts
         log(f"export_vs_paginated: loading {contacts} contacts into a sandbox")

@@ -1,7 +1,7 @@
 """Speed of the Brevo sandbox: import 1M contacts in 8 MB ``fileBody`` chunks, then export them.
 
 Usage: ``python bench/sandbox_speed.py [--contacts 1000000] [--chunk-mb 8]``. Starts the sandbox
-as a separate process (``python -m etl.brevo.sandbox``, in memory) on a free port, drives it
+as a separate process (``python -m etl.sandbox``, in memory) on a free port, drives it
 over HTTP with plain ``requests`` and prints the seconds each phase took. Targets (issue 2):
 the import under 120 s and the export under 60 s on a 2-core machine.
 """
@@ -92,7 +92,7 @@ def main() -> int:
     key = secrets.token_urlsafe(16)
     env = {**os.environ, "BREVO_SANDBOX_API_KEY": key}
     server = subprocess.Popen(
-        [sys.executable, "-m", "etl.brevo.sandbox", "--port", str(port)],
+        [sys.executable, "-m", "etl.sandbox", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -90,13 +90,13 @@ def export_attributes() -> list[Any]:
 
 
 def _import_modules() -> None:
-    # etl.validate imports great_expectations lazily (several seconds): import it here too.
-    _load("great_expectations", "etl.importer", "etl.validate")
+    # etl.imports.validate imports great_expectations lazily (several seconds): import it here too.
+    _load("great_expectations", "etl.imports.importer", "etl.imports.validate")
 
 
 def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: plan_import + prepare_import (read, normalise, validate, dedupe, chunk)."""
-    from etl.importer import ImportOptions, plan_import, prepare_import
+    from etl.imports.importer import ImportOptions, plan_import, prepare_import
 
     options = ImportOptions(
         paths=(str(params["path"]),),
@@ -135,7 +135,7 @@ def run_pandas_csv(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
 
 def _export_files(params: dict[str, Any]) -> list[Any]:
-    from etl.exports import ExportFile
+    from etl.exports.merge import ExportFile
 
     # One export split into parts (as Brevo and the sandbox do past export_part_rows).
     return [ExportFile(path=Path(p), source="list:2", process_id=1) for p in params["paths"]]
@@ -143,8 +143,8 @@ def _export_files(params: dict[str, Any]) -> list[Any]:
 
 def run_export_merge(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: merge_exports + write_partition (typed, deduplicated, atomic Parquet)."""
-    from etl.exports import merge_exports
-    from etl.parquet import write_partition
+    from etl.exports.merge import merge_exports
+    from etl.exports.parquet import write_partition
 
     files = _export_files(params)
     started = time.perf_counter()
@@ -232,10 +232,10 @@ def _client(params: dict[str, Any]) -> Any:
 
 def run_export_flow(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: what the export flow's tasks call, without Prefect (fetch account, export, merge)."""
-    from etl import exporter
-    from etl.export_options import ExportOptions, build_export_requests
-    from etl.exports import merge_exports
-    from etl.parquet import write_partition
+    from etl.exports import run as exporter
+    from etl.exports.merge import merge_exports
+    from etl.exports.options import ExportOptions, build_export_requests
+    from etl.exports.parquet import write_partition
 
     started = time.perf_counter()
     with _client(params) as client:
@@ -316,7 +316,7 @@ def run_sandbox_import(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     key = secrets.token_urlsafe(16)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "etl.brevo.sandbox", "--port", str(port)],
+        [sys.executable, "-m", "etl.sandbox", "--port", str(port)],
         cwd=ROOT,
         env={**os.environ, "BREVO_SANDBOX_API_KEY": key},
         stdout=subprocess.DEVNULL,
@@ -399,11 +399,11 @@ def _import_for_dlt() -> None:
 
 
 def _import_export() -> None:
-    _load("etl.exports", "etl.parquet")
+    _load("etl.exports.merge", "etl.exports.parquet")
 
 
 def _import_export_flow() -> None:
-    _load("etl.exporter", "etl.export_options", "etl.exports", "etl.parquet")
+    _load("etl.exports.run", "etl.exports.options", "etl.exports.merge", "etl.exports.parquet")
 
 
 def _import_pandas() -> None:

@@ -15,22 +15,22 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from etl import exporter
+from etl.exports import run as exporter
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute, ExportRequest
 from etl.brevo.notify import NotifyReceiver
-from etl.export_options import ExportOptions, ExportPlan
-from etl.export_options import plan_exports as build_plan
-from etl.exporter import DateSettings, ExportRun, ExportSummary
-from etl.exports import merge_exports
-from etl.legacy_filters import parse_export_attrib
-from etl.parquet import (
+from etl.exports.legacy_filters import parse_export_attrib
+from etl.exports.merge import merge_exports
+from etl.exports.options import ExportOptions, ExportPlan
+from etl.exports.options import plan_exports as build_plan
+from etl.exports.parquet import (
     read_high_water_mark,
     write_high_water_mark,
     write_partition,
 )
+from etl.exports.run import DateSettings, ExportRun, ExportSummary
+from etl.exports.validate import validate_merged
 from etl.settings import DEFAULT_SECRET_BLOCK
-from etl.validate_export import validate_merged
 from flows._common import build_client, clean_stale_work_dirs, markdown_table
 
 

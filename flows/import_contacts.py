@@ -1,6 +1,6 @@
 """Prefect flow: import contact CSVs into Brevo, exactly once, with an account of every row.
 
-One task per step of :mod:`etl.importer`; tasks pass paths and small dataclasses, never frames.
+One task per step of :mod:`etl.imports.importer`; tasks pass paths and small dataclasses, never frames.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from etl import importer
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute
 from etl.brevo.notify import NotifyReceiver
-from etl.importer import (
+from etl.imports import importer
+from etl.imports.importer import (
     AccountScope,
     ChunkFile,
     ChunkOutcome,
@@ -34,9 +34,9 @@ from etl.importer import (
     RunDecision,
     Target,
 )
-from etl.ledger import DEFAULT_STATE_DIR, Ledger
+from etl.imports.ledger import DEFAULT_STATE_DIR, Ledger
+from etl.imports.publish import LocalFilePublisher, Publisher, S3Publisher
 from etl.progress import report as report_progress
-from etl.publish import LocalFilePublisher, Publisher, S3Publisher
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import build_client, clean_stale_work_dirs, markdown_table
 
@@ -334,7 +334,7 @@ def import_contacts(
     """Import contact CSVs (paths or globs) into Brevo lists; returns the report as a dict.
 
     Re-running after a crash or failure resumes: chunks already imported are skipped, chunks in
-    flight are waited for, and nothing is submitted twice (see ``etl.ledger``).
+    flight are waited for, and nothing is submitted twice (see ``etl.imports.ledger``).
     """
     logger = get_run_logger()
     started_at = datetime.now(UTC)

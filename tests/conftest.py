@@ -23,12 +23,32 @@ settings.register_profile("ci", max_examples=100, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 if TYPE_CHECKING:
-    from etl.brevo.sandbox.server import SandboxServer
+    from etl.sandbox.server import SandboxServer
 
 SANDBOX_TEST_KEY = "sandbox-test-key-0123456789"
 # Every flow, fault and kill test runs under each Brevo profile of the sandbox: the pipeline
 # must be right whichever of the observed behaviours real Brevo shows (docs/sandbox.md).
 SANDBOX_PROFILES = ("minimal", "spec-2026-02")
+
+
+# Modules that start the CLI or a Prefect server in a subprocess (on top of those using the
+# Prefect harness): `make test-quick` leaves them out.
+_SUBPROCESS_MODULES = (
+    "tests/corpus/test_corpus_cli.py",
+    "tests/faults/test_kills.py",
+    "tests/flows/",
+    "tests/test_bench_smoke.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what needs Prefect or a subprocess as ``integration`` (the quick loop skips it)."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if "prefect_harness" in getattr(item, "fixturenames", ()) or path.startswith(
+            _SUBPROCESS_MODULES
+        ):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +61,7 @@ def _scrub_brevo_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
     """One sandbox for the session, on an ephemeral loopback port."""
-    from etl.brevo.sandbox.server import SandboxServer
+    from etl.sandbox.server import SandboxServer
 
     with SandboxServer(host="127.0.0.1", port=0, api_key=SANDBOX_TEST_KEY) as server:
         yield server

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from etl.archive import UnsafeArchive, safe_extract_zip
 from etl.errors import InputError
+from etl.exports.archive import UnsafeArchive, safe_extract_zip
 
 CSV = "EMAIL;ADDED_TIME\na@example.com;01-02-2026 10:00:00\n"
 

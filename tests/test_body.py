@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.body import (
+from etl.errors import ConfigError
+from etl.imports.body import (
     DEFAULT_CHUNK_BYTES,
     MAX_CHUNK_BYTES,
     ChunkBuilder,
@@ -18,8 +19,7 @@ from etl.body import (
     quote_value,
     serialise_rows,
 )
-from etl.csv_io import STR_DTYPE
-from etl.errors import ConfigError
+from etl.imports.csv_io import STR_DTYPE
 
 
 def contacts(rows: list[dict[str, str]], *, first_line: int = 2) -> pd.DataFrame:

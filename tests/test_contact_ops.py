@@ -190,7 +190,7 @@ def test_invalid_email_is_refused(account):
 
 def test_values_are_normalised_like_the_import_flow():
     from etl.brevo.models import Attribute, EnumValue
-    from etl.contact_ops import normalise_attributes
+    from etl.contacts.ops import normalise_attributes
 
     account = [
         Attribute(name="EMAIL", category="normal", type="text"),

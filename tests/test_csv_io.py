@@ -10,9 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import etl.csv_io as csv_io
-from etl.csv_io import CsvFormat, count_lines_hint, iter_csv_batches, sniff_csv, unique_names
+import etl.imports.csv_io as csv_io
 from etl.errors import InputError
+from etl.imports.csv_io import (
+    CsvFormat,
+    count_lines_hint,
+    iter_csv_batches,
+    sniff_csv,
+    unique_names,
+)
 
 
 def write(tmp_path: Path, data: bytes | str, name: str = "in.csv", encoding: str = "utf-8") -> Path:

@@ -6,7 +6,7 @@ import pytest
 
 from etl.brevo.models import ContactFilter
 from etl.errors import InputError
-from etl.export_options import (
+from etl.exports.options import (
     ExportOptions,
     build_export_requests,
     normalise_metadata,

@@ -13,9 +13,9 @@ from etl.brevo.client import BrevoClient
 from etl.brevo.errors import ExportLinkExpired
 from etl.brevo.models import DateTimePreferences, ExportInfo
 from etl.brevo.ratelimit import RateLimits
-from etl.export_options import ExportOptions, plan_exports
-from etl.exporter import date_settings_from, is_export_process, run_exports
-from etl.exports import merge_exports
+from etl.exports.merge import merge_exports
+from etl.exports.options import ExportOptions, plan_exports
+from etl.exports.run import date_settings_from, is_export_process, run_exports
 from tests._seed import create_lists
 
 EXPORT_PATH = "/v3/contacts/export"

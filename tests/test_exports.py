@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import etl.exports
+import etl.exports.merge
 from etl.brevo.models import Attribute, EnumValue
 from etl.errors import InputError
-from etl.exports import (
+from etl.exports.merge import (
     ExportFile,
     ExportFormatError,
     MergeResult,
@@ -24,8 +24,8 @@ from etl.exports import (
     merge_exports,
     snake_name,
 )
-from etl.parquet import WrittenPartition, write_partition
-from etl.validate_export import validate_merged
+from etl.exports.parquet import WrittenPartition, write_partition
+from etl.exports.validate import validate_merged
 
 ATTRIBUTES = [
     Attribute("FIRSTNAME", "normal", "text"),
@@ -501,9 +501,11 @@ def test_colliding_fingerprints_are_confirmed_on_the_keys(
 ) -> None:
     # Every key gets the same fingerprint: the exact count on the keys finds no repeat, so the
     # stream is neither regrouped nor annotated.
-    monkeypatch.setattr(etl.exports, "QUICK_CHECK_MIN_KEYS", 1)
+    monkeypatch.setattr(etl.exports.merge, "QUICK_CHECK_MIN_KEYS", 1)
     monkeypatch.setattr(
-        etl.exports._KeyLog, "_fingerprints", lambda self, keys: np.zeros(len(keys), np.uint64)
+        etl.exports.merge._KeyLog,
+        "_fingerprints",
+        lambda self, keys: np.zeros(len(keys), np.uint64),
     )
     monkeypatch.setattr(MergeResult, "regroup", _no_regroup)
     rows = [_contact("a@x.io", "[2]"), _contact("b@x.io", "[3]"), _contact("c@x.io", "[4]")]
@@ -521,7 +523,7 @@ def test_real_quick_hash_collision_is_not_a_repeat(
 ) -> None:
     # DuckDB's hash() gives these two addresses one value (found in a benchmark's data).
     pair = ["inès.b800000.3271@mail.example.net", "inès.b600000.3871@mail.example.net"]
-    monkeypatch.setattr(etl.exports, "QUICK_CHECK_MIN_KEYS", 1)  # the fingerprint path
+    monkeypatch.setattr(etl.exports.merge, "QUICK_CHECK_MIN_KEYS", 1)  # the fingerprint path
     monkeypatch.setattr(MergeResult, "regroup", _no_regroup)
     path = write_export(tmp_path / "e.csv", HEADER, [_contact(e, "[2]") for e in pair])
     result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
@@ -534,14 +536,14 @@ def test_real_quick_hash_collision_is_not_a_repeat(
 def test_single_source_repeat_found_on_either_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_keys: int
 ) -> None:
-    monkeypatch.setattr(etl.exports, "QUICK_CHECK_MIN_KEYS", min_keys)
+    monkeypatch.setattr(etl.exports.merge, "QUICK_CHECK_MIN_KEYS", min_keys)
     rows = [_contact(f"u{i}@x.io", "[2]") for i in range(50)] + [_contact("U7@x.io", "[3]")]
     path = write_export(tmp_path / "e.csv", HEADER, rows)
     result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
     for stream in result.streams:
         for _ in stream():
             pass
-    with pytest.raises(etl.exports.DuplicateIdentifiers, match="1 contact"):
+    with pytest.raises(etl.exports.merge.DuplicateIdentifiers, match="1 contact"):
         result.finish()
 
 
@@ -602,7 +604,7 @@ def test_a_date_not_in_the_account_format_fails_naming_the_format(tmp_path: Path
 
 def test_unknown_account_settings_are_refused() -> None:
     with pytest.raises(InputError, match="time format"):
-        etl.exports.ParseSettings("UTC", "dd-mm-yyyy", "36")
+        etl.exports.merge.ParseSettings("UTC", "dd-mm-yyyy", "36")
 
 
 @pytest.mark.parametrize("strategy", ["stream", "duckdb"])
@@ -675,7 +677,7 @@ def test_full_times_are_still_compared_to_the_instant(tmp_path: Path) -> None:
 
 
 def test_filter_modified_since_with_a_day_only_mask() -> None:
-    from etl.exports import ParseSettings, filter_modified_since
+    from etl.exports.merge import ParseSettings, filter_modified_since
 
     values = pa.array(
         [_ny_midnight(2026, 12, 25), _ny_midnight(2026, 12, 25), _ny_midnight(2026, 12, 24)],

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from fixtures.make_import_fixtures import FIXTURE_ATTRIBUTES, FIXTURES, Fixture, write_fixtures
 
-from etl.csv_io import iter_csv_batches, sniff_csv
 from etl.errors import InputError
-from etl.mapping import load_mapping_file, map_columns
-from etl.normalise import (
+from etl.imports.csv_io import iter_csv_batches, sniff_csv
+from etl.imports.mapping import load_mapping_file, map_columns
+from etl.imports.normalise import (
     IDENTIFIER,
     LINE,
     NormaliseOptions,

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.importer import _decide_duplicates
+from etl.imports.importer import _decide_duplicates
 
 
 @given(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 
-from etl.ledger import Ledger
+from etl.imports.ledger import Ledger
 
 
 def test_submission_lifecycle_survives_reopen(tmp_path):
@@ -94,7 +94,7 @@ def test_stale_work_dirs_of_killed_runs_are_removed(tmp_path):
 
 
 def test_chunks_belong_to_their_run_and_claims_are_account_wide(tmp_path):
-    from etl.ledger import Ledger
+    from etl.imports.ledger import Ledger
 
     with Ledger(tmp_path / "l.sqlite") as ledger:
         first = ledger.start_run("fp")
@@ -121,7 +121,7 @@ def test_chunks_belong_to_their_run_and_claims_are_account_wide(tmp_path):
 
 
 def test_account_keys_differ_by_account_and_base_url_and_hold_no_secret():
-    from etl.ledger import account_key, ledger_path
+    from etl.imports.ledger import account_key, ledger_path
 
     a = account_key(base_url="https://api.brevo.com/v3", email="Ops@Example.com")
     assert a == account_key(base_url="https://api.brevo.com/v3/", email="ops@example.com")

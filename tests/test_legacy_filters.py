@@ -6,7 +6,7 @@ import pytest
 
 from etl.brevo.models import ContactFilter
 from etl.errors import InputError
-from etl.legacy_filters import (
+from etl.exports.legacy_filters import (
     SUPPORTED_FORMS,
     parse_export_attrib,
     parse_legacy_filter,

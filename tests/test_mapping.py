@@ -7,7 +7,7 @@ import json
 import pytest
 
 from etl.errors import ConfigError, InputError
-from etl.mapping import (
+from etl.imports.mapping import (
     BUILTIN_ALIASES,
     attribute_name,
     header_key,

@@ -10,12 +10,12 @@ import phonenumbers
 import pyarrow as pa
 import pytest
 
-import etl.normalise as normalise_module
+import etl.imports.normalise as normalise_module
 from etl.brevo.models import Attribute, EnumValue
-from etl.csv_io import STR_DTYPE, RawBatch
 from etl.errors import ConfigError
-from etl.mapping import map_columns
-from etl.normalise import (
+from etl.imports.csv_io import STR_DTYPE, RawBatch
+from etl.imports.mapping import map_columns
+from etl.imports.normalise import (
     IDENTIFIER,
     LINE,
     AttributeSpec,

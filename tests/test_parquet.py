@@ -16,18 +16,18 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-import etl.exports
-import etl.parquet
+import etl.exports.merge
+import etl.exports.parquet
 from etl.brevo.models import Attribute, EnumValue
 from etl.errors import InputError
-from etl.exports import ExportFile, merge_exports
-from etl.parquet import (
+from etl.exports.merge import ExportFile, merge_exports
+from etl.exports.parquet import (
     filter_modified_since,
     read_high_water_mark,
     write_high_water_mark,
     write_partition,
 )
-from etl.validate_export import validate_merged
+from etl.exports.validate import validate_merged
 
 ATTRIBUTES = [
     Attribute("FIRSTNAME", "normal", "text"),
@@ -202,7 +202,7 @@ def test_rerun_replaces_the_partition_whole(tmp_path: Path) -> None:
 def test_rerun_without_atomic_exchange_still_replaces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(etl.parquet, "_rename_exchange", lambda a, b: False)
+    monkeypatch.setattr(etl.exports.parquet, "_rename_exchange", lambda a, b: False)
     out = tmp_path / "out"
     publish(merged(tmp_path, contacts(3, prefix="a")), out, "r1")
     publish(merged(tmp_path, contacts(1, prefix="b"), "b.csv"), out, "r2")
@@ -265,7 +265,7 @@ def test_plain_batches_and_empty_days(tmp_path: Path) -> None:
 def test_single_source_duplicate_check_spills_to_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(etl.exports, "KEY_MEMORY_BYTES", 16)
+    monkeypatch.setattr(etl.exports.merge, "KEY_MEMORY_BYTES", 16)
     rows = contacts(4)
     unique = publish(merged(tmp_path, rows), tmp_path / "u")
     assert unique.rows == 4

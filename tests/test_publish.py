@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from etl.errors import InputError
-from etl.publish import LocalFilePublisher
+from etl.imports.publish import LocalFilePublisher
 
 
 def test_local_publisher_serves_files_under_a_token(tmp_path):
@@ -48,7 +48,7 @@ def s3_endpoint():
 def test_s3_publisher_uploads_and_presigns(tmp_path, s3_endpoint, monkeypatch):
     import boto3
 
-    from etl.publish import S3Publisher
+    from etl.imports.publish import S3Publisher
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

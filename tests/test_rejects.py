@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from etl.brevo.models import Attribute
-from etl.csv_io import STR_DTYPE, RawBatch
-from etl.mapping import map_columns
-from etl.normalise import NormaliseOptions, build_specs, normalise_batch
-from etl.rejects import COLUMNS, RejectsWriter, neutralise, read_rejects
+from etl.imports.csv_io import STR_DTYPE, RawBatch
+from etl.imports.mapping import map_columns
+from etl.imports.normalise import NormaliseOptions, build_specs, normalise_batch
+from etl.imports.rejects import COLUMNS, RejectsWriter, neutralise, read_rejects
 
 
 def normalised(rows, *, malformed=(), drop=False):

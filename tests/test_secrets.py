@@ -1,7 +1,7 @@
 """Issue 9 secrets: a distinctive API key, used through the demo and through failing runs, never
 shows up anywhere a person or a machine could read it afterwards.
 
-The demo path runs with the key (``etl.demo.run_demo`` starts its own sandbox with
+The demo path runs with the key (``etl.cli.demo.run_demo`` starts its own sandbox with
 ``BREVO_SANDBOX_API_KEY``); then the flows run against a sandbox with the same key through a
 5xx that is retried, an uncertain submission (5xx after the body went out), a lost answer on an
 export and a reset download, and a 401 with a second, wrong key. Then every place is searched:
@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from etl.brevo.errors import BrevoAuthError, SubmissionUncertain
-from etl.brevo.sandbox.server import SandboxServer
+from etl.sandbox.server import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "xkeysib-" + "5ec12e7" * 6 + "-DISTINCTIVE"
@@ -120,7 +120,7 @@ def _folder_and_list(sandbox: SandboxServer) -> int:
 
 @pytest.mark.timeout(300)
 def test_a_distinctive_key_leaks_nowhere(prefect_harness, tmp_path, monkeypatch, caplog, capfd):
-    from etl.demo import run_demo
+    from etl.cli.demo import run_demo
     from flows.export_contacts import export_contacts
     from flows.import_contacts import import_contacts
 

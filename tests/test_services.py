@@ -23,9 +23,9 @@ import pytest
 import requests
 
 from etl.brevo.notify import NotifyReceiver
-from etl.brevo.sandbox.__main__ import main as sandbox_main
-from etl.brevo.sandbox.server import SandboxServer
-from etl.publish import LocalFilePublisher
+from etl.imports.publish import LocalFilePublisher
+from etl.sandbox.__main__ import main as sandbox_main
+from etl.sandbox.server import SandboxServer
 
 
 def _outside_address() -> str | None:
@@ -57,7 +57,7 @@ def test_the_sandbox_binds_loopback_by_default():
 
 
 def test_the_sandbox_entry_points_default_to_loopback(monkeypatch):
-    from etl.cli import sandbox as cli_sandbox
+    from etl.cli.main import sandbox as cli_sandbox
 
     host = next(p for p in cli_sandbox.params if p.name == "host")
     assert host.default == "127.0.0.1"
@@ -68,7 +68,7 @@ def test_the_sandbox_entry_points_default_to_loopback(monkeypatch):
             seen.update(kw)
             raise SystemExit(0)
 
-    monkeypatch.setattr("etl.brevo.sandbox.__main__.SandboxServer", Recorder)
+    monkeypatch.setattr("etl.sandbox.__main__.SandboxServer", Recorder)
     with pytest.raises(SystemExit):
         sandbox_main(["--port", "0"])
     assert seen["host"] == "127.0.0.1"
@@ -94,7 +94,7 @@ def test_the_receiver_and_the_publisher_bind_loopback_by_default(tmp_path):
 
 
 def test_flows_and_cli_default_their_listeners_to_loopback():
-    from etl.cli import export_cmd, import_cmd
+    from etl.cli.main import export_cmd, import_cmd
     from flows.export_contacts import export_contacts
     from flows.import_contacts import import_contacts
 

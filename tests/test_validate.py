@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from etl.brevo.models import Attribute, EnumValue
-from etl.csv_io import STR_DTYPE
-from etl.normalise import build_specs
-from etl.validate import ContactValidator, ValidationReport, merge_reports
+from etl.imports.csv_io import STR_DTYPE
+from etl.imports.normalise import build_specs
+from etl.imports.validate import ContactValidator, ValidationReport, merge_reports
 
 SPECS = build_specs(
     [

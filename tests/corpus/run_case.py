@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from etl.archive import safe_extract_zip
 from etl.errors import InputError
-from etl.importer import ImportOptions, plan_import, prepare_import
+from etl.exports.archive import safe_extract_zip
+from etl.imports.importer import ImportOptions, plan_import, prepare_import
 
 from .make_corpus import ATTRIBUTES, Case, find
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from etl.body import parse_body
-from etl.rejects import read_rejects
+from etl.imports.body import parse_body
+from etl.imports.rejects import read_rejects
 
 from .make_corpus import CASES, Case, write_case
 from .run_case import run

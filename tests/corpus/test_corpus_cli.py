@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from etl.rejects import read_rejects
+from etl.imports.rejects import read_rejects
 
 from .make_corpus import FORMULAS, find, write_case
 

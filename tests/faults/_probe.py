@@ -15,7 +15,7 @@ from pathlib import Path
 
 def main() -> None:
     marker = Path(sys.argv[1])
-    import etl.parquet as parquet
+    import etl.exports.parquet as parquet
 
     swap = parquet._swap_in_local
 

@@ -14,7 +14,7 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-import etl.parquet
+import etl.exports.parquet
 from etl.brevo.errors import (
     DownloadError,
     ExportLinkExpired,
@@ -272,7 +272,7 @@ def test_a_full_disk_while_writing_parquet_keeps_the_previous_partition(
     lists, tmp_path, previous, monkeypatch
 ):
     with monkeypatch.context() as patch:
-        patch.setattr(etl.parquet.pq, "ParquetWriter", _FullDisk)
+        patch.setattr(etl.exports.parquet.pq, "ParquetWriter", _FullDisk)
         with PartitionWatcher(tmp_path / "out") as watcher, pytest.raises(OSError) as caught:
             run_export(tmp_path, [lists["a"], lists["b"]])
     assert caught.value.errno == errno.ENOSPC

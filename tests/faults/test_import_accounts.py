@@ -17,13 +17,13 @@ from etl.brevo.client import BrevoClient
 from etl.brevo.errors import SubmissionUncertain
 from etl.brevo.ratelimit import RateLimits
 from etl.brevo.retry import RetryPolicy
-from etl.importer import (
+from etl.imports.importer import (
     ChunkFile,
     ReconcileAmbiguous,
     Target,
     reconcile_uncertain,
 )
-from etl.ledger import Ledger
+from etl.imports.ledger import Ledger
 from flows.import_contacts import import_contacts
 
 from ._support import (

@@ -184,7 +184,7 @@ def assert_previous_intact(world):
 
 
 def export_processes(sandbox):
-    from etl.exporter import is_export_process
+    from etl.exports.run import is_export_process
 
     return [p for p in processes(sandbox) if is_export_process(p["name"])]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl.demo import run_demo
+from etl.cli.demo import run_demo
 
 EXPECTED = json.loads(Path("data/samples/expected.json").read_text(encoding="utf-8"))["run"]
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from etl.rejects import read_rejects
+from etl.imports.rejects import read_rejects
 from flows.import_contacts import ImportIncomplete, import_contacts
 
 ROWS = [

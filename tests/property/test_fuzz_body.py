@@ -15,9 +15,9 @@ import pandas as pd
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from etl.body import LINE, ChunkBuilder, parse_body
-from etl.csv_io import STR_DTYPE
 from etl.errors import ConfigError
+from etl.imports.body import LINE, ChunkBuilder, parse_body
+from etl.imports.csv_io import STR_DTYPE
 
 NASTY = [";", '"', "\r", "\n", "\r\n", '""', ";;", " ", "", "\x00", "\u2028", "é", "="]
 TEXT = st.lists(st.sampled_from(NASTY) | st.characters(codec="utf-8"), max_size=10).map("".join)

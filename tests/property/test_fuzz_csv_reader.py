@@ -16,8 +16,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.csv_io import DELIMITERS, CsvFormat, iter_csv_batches, sniff_csv
 from etl.errors import InputError
+from etl.imports.csv_io import DELIMITERS, CsvFormat, iter_csv_batches, sniff_csv
 
 TOKENS = [
     b",", b";", b"\t", b"|", b'"', b'""', b"\r", b"\n", b"\r\n", b" ", b"a", b"Email",

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.errors import InputError
-from etl.legacy_filters import parse_export_attrib, translate_legacy_filter
+from etl.exports.legacy_filters import parse_export_attrib, translate_legacy_filter
 
 KEYS = ["listid.id", "blacklisted", "sms_bl", "messages_sent.messageid", "messages_sent.bnc.r"]
 HUGE = st.integers(min_value=10**4400, max_value=10**4600) | st.just(-(10**5000))

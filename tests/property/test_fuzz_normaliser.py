@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.brevo.models import Attribute, EnumValue
-from etl.csv_io import STR_DTYPE, RawBatch
-from etl.mapping import map_columns
-from etl.normalise import IDENTIFIER, NormaliseOptions, build_specs, normalise_batch
+from etl.imports.csv_io import STR_DTYPE, RawBatch
+from etl.imports.mapping import map_columns
+from etl.imports.normalise import IDENTIFIER, NormaliseOptions, build_specs, normalise_batch
 
 SPECS = build_specs(
     [

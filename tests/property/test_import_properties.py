@@ -15,14 +15,14 @@ import pyarrow as pa
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import etl.csv_io as csv_io
-import etl.normalise as normalise_module
-from etl.body import ChunkBuilder, parse_body, serialise_rows
+import etl.imports.csv_io as csv_io
+import etl.imports.normalise as normalise_module
 from etl.brevo.models import Attribute, EnumValue
-from etl.csv_io import STR_DTYPE, CsvFormat, RawBatch, iter_csv_batches
 from etl.errors import InputError
-from etl.mapping import map_columns
-from etl.normalise import IDENTIFIER, LINE, NormaliseOptions, build_specs, normalise_batch
+from etl.imports.body import ChunkBuilder, parse_body, serialise_rows
+from etl.imports.csv_io import STR_DTYPE, CsvFormat, RawBatch, iter_csv_batches
+from etl.imports.mapping import map_columns
+from etl.imports.normalise import IDENTIFIER, LINE, NormaliseOptions, build_specs, normalise_batch
 
 SPECIALS = [",", ";", "\t", "|", '"', "'", "\r", "\n", " ", "\x00", "\x0b", "\xa0", "é", "€"]
 FIELD = st.text(
@@ -93,7 +93,7 @@ def _check_reader(text, data, encoding, delimiter, header, batch_rows):
 
 @given(csv_files())
 def test_sniffed_header_matches_the_first_row(sample):
-    from etl.csv_io import sniff_csv
+    from etl.imports.csv_io import sniff_csv
 
     _, data, encoding, delimiter, header = sample
     with tempfile.TemporaryDirectory() as tmp:

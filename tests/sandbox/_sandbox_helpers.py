@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 if TYPE_CHECKING:
-    from etl.brevo.sandbox.server import SandboxServer
+    from etl.sandbox.server import SandboxServer
 
 FAST = {"process_delay_s": 0.02, "contacts_rps": 100_000, "other_rph": 100_000}
-# The profiles (etl/brevo/sandbox/profiles.py): ``sandbox.configure(**SPEC, **FAST)``.
+# The profiles (etl/sandbox/profiles.py): ``sandbox.configure(**SPEC, **FAST)``.
 MINIMAL = {"profile": "minimal"}
 SPEC = {"profile": "spec-2026-02"}
 

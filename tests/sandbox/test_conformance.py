@@ -59,7 +59,7 @@ from tests.sandbox._openapi import (
 )
 
 if TYPE_CHECKING:
-    from etl.brevo.sandbox.server import SandboxServer
+    from etl.sandbox.server import SandboxServer
 
 # Fast processes and no "other endpoints" hourly cap, so the module runs in seconds; contacts
 # get a high per-second cap too because a test fires many requests back to back.
@@ -1138,7 +1138,7 @@ def test_remove_all_list_members_starts_a_process(brevo: Wire, seeded: Seed) -> 
     strict=True,
     reason="sandbox: names the all:true remove process REMOVE_CONTACTS_FROM_LIST, outside "
     "SPEC-26's closed process-name enum; kept on purpose by its owner (Brevo's real name is "
-    "unknown), see finding C2 in /tmp/findings-sandbox.md",
+    "unknown), see docs/sandbox.md (remove-all process)",
 )
 def test_remove_all_process_conforms_to_spec26(brevo: Wire, seeded: Seed) -> None:
     """The finished remove-all process, like every other finished process, is a SPEC-26 body

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from etl.brevo.sandbox.profiles import default_account
-from etl.brevo.sandbox.server import SandboxServer
+from etl.sandbox.profiles import default_account
+from etl.sandbox.server import SandboxServer
 from tests.sandbox._sandbox_helpers import FAST, SPEC, Api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -396,7 +396,7 @@ def test_python_m_entry_point_serves(tmp_path):
         [
             sys.executable,
             "-m",
-            "etl.brevo.sandbox",
+            "etl.sandbox",
             "--host",
             "127.0.0.1",
             "--port",
@@ -443,7 +443,7 @@ def test_the_sandbox_imports_nothing_from_the_client():
             for name in names:
                 top = name.split(".")[0]
                 if top == "etl":
-                    assert name.startswith("etl.brevo.sandbox"), (path.name, name)
+                    assert name.startswith("etl.sandbox"), (path.name, name)
                 else:
                     assert (
                         top in allowed_third_party

@@ -20,8 +20,8 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30Validator
 
-from etl.brevo.sandbox.profiles import PROFILES, SWITCHES, default_account
-from etl.brevo.sandbox.server import SandboxServer
+from etl.sandbox.profiles import PROFILES, SWITCHES, default_account
+from etl.sandbox.server import SandboxServer
 from tests.sandbox._openapi import check_request, check_response, load_spec
 from tests.sandbox._sandbox_helpers import FAST, Api, read_csv
 

@@ -33,7 +33,7 @@ from etl.brevo.models import (
     ExportRequest,
 )
 from etl.errors import InputError
-from etl.legacy_filters import parse_export_attrib, translate_legacy_filter
+from etl.exports.legacy_filters import parse_export_attrib, translate_legacy_filter
 
 SUBSCRIPTION_STATUSES: tuple[str, ...] = ("email_marketing", "sms_marketing")
 METADATA_FIELDS: tuple[str, ...] = ("_listIds", "ADDED_TIME", "MODIFIED_TIME")

@@ -34,9 +34,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from etl.brevo.sandbox.errors import ApiError, invalid, missing
-from etl.brevo.sandbox.state import Account
-from etl.brevo.sandbox.values import (
+from etl.sandbox.errors import ApiError, invalid, missing
+from etl.sandbox.state import Account
+from etl.sandbox.values import (
     EMAIL_RE,
     EMAIL_UNICODE_RE,
     INVALID,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from etl.csv_io import UNNAMED_PREFIX
 from etl.errors import ConfigError, InputError
+from etl.imports.csv_io import UNNAMED_PREFIX
 
 EMAIL = "EMAIL"
 SMS = "SMS"

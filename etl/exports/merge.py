@@ -23,7 +23,7 @@ Merging (:func:`merge_exports`):
   the keys are counted by DuckDB under ``KEY_CHECK_MEMORY_LIMIT`` when two fingerprints are
   equal) to prove that; should an export ever repeat a contact, :meth:`MergeResult.finish` raises
   :class:`DuplicateIdentifiers` and :meth:`MergeResult.regroup` redoes the merge the grouping way
-  (``etl.parquet.write_partition`` does both, so the repeat never becomes visible).
+  (``etl.exports.parquet.write_partition`` does both, so the repeat never becomes visible).
 * several sources: typed rows are staged as Parquet in ``work_dir`` (files in parallel), DuckDB
   (database file in ``work_dir``, ``memory_limit``, spilling to disk) finds the identifiers met
   more than once (EMAIL lower-cased, else EXT_ID, SMS, WHATSAPP, LANDLINE_NUMBER). Rows met once

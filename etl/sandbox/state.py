@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from etl.brevo.sandbox.config import ConfigStore, SandboxConfig
-from etl.brevo.sandbox.errors import ApiError, invalid, missing, not_found
-from etl.brevo.sandbox.values import (
+from etl.sandbox.config import ConfigStore, SandboxConfig
+from etl.sandbox.errors import ApiError, invalid, missing, not_found
+from etl.sandbox.values import (
     DEFAULT_ATTRIBUTES,
     INVALID,
     PHONE_ATTRIBUTES,

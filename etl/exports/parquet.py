@@ -52,7 +52,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from etl.errors import InputError
-from etl.exports import (
+from etl.exports.merge import (
     IDENTIFIER_COLUMNS,
     SCHEMA_VERSION,
     DuplicateIdentifiers,
@@ -373,7 +373,7 @@ def write_partition(
 ) -> WrittenPartition:
     """Write one day's partition atomically, replacing a previous run of the same day whole.
 
-    A :class:`~etl.exports.MergeResult`'s streams are written in parallel, one file each. When a
+    A :class:`~etl.exports.merge.MergeResult`'s streams are written in parallel, one file each. When a
     single-source merge turns out to repeat a contact, the merge is regrouped and the partition
     written again (the repeat never becomes visible).
 

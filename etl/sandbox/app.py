@@ -37,12 +37,12 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
-from etl.brevo.sandbox.batch import parse_batch
-from etl.brevo.sandbox.config import ConfigStore, SandboxConfig
-from etl.brevo.sandbox.errors import ApiError, invalid, missing, not_found, out_of_range
-from etl.brevo.sandbox.exporter import parse_export_request, run_export
-from etl.brevo.sandbox.faults import Fault, FaultSet
-from etl.brevo.sandbox.importer import (
+from etl.sandbox.batch import parse_batch
+from etl.sandbox.config import ConfigStore, SandboxConfig
+from etl.sandbox.errors import ApiError, invalid, missing, not_found, out_of_range
+from etl.sandbox.exporter import parse_export_request, run_export
+from etl.sandbox.faults import Fault, FaultSet
+from etl.sandbox.importer import (
     ImportReport,
     apply_batch,
     fetch_url,
@@ -51,11 +51,11 @@ from etl.brevo.sandbox.importer import (
     iter_json_batches,
     parse_import_request,
 )
-from etl.brevo.sandbox.processes import RUNNING, JobFailed, JobResult, ProcessRunner
-from etl.brevo.sandbox.profiles import DEFAULT_PROFILE, account_wire, default_account
-from etl.brevo.sandbox.ratelimit import RateLimiter
-from etl.brevo.sandbox.state import IDENTIFIER_TYPES, Account
-from etl.brevo.sandbox.values import INVALID, parse_moment, utc_now_iso
+from etl.sandbox.processes import RUNNING, JobFailed, JobResult, ProcessRunner
+from etl.sandbox.profiles import DEFAULT_PROFILE, account_wire, default_account
+from etl.sandbox.ratelimit import RateLimiter
+from etl.sandbox.state import IDENTIFIER_TYPES, Account
+from etl.sandbox.values import INVALID, parse_moment, utc_now_iso
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

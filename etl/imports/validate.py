@@ -1,6 +1,6 @@
 """Validate normalised contacts with a Great Expectations (GX Core 1.x) suite built in code.
 
-The suite is a second, independent look at what ``etl.normalise`` produced: identifier present
+The suite is a second, independent look at what ``etl.imports.normalise`` produced: identifier present
 and unique, email and E.164 shapes, ``YYYY-MM-DD`` dates, plain decimals, ``true``/``false``,
 category values within the account's enumeration. Row-level rejects come from normalise's
 vectorised masks; GX reports counts and a sample of failing values, for the run report.
@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from etl.mapping import EMAIL, PHONE_ATTRIBUTES
-from etl.normalise import IDENTIFIER, AttributeSpec, spec_for
+from etl.imports.mapping import EMAIL, PHONE_ATTRIBUTES
+from etl.imports.normalise import IDENTIFIER, AttributeSpec, spec_for
 
 # Written with [0-9] and explicit blanks rather than \d and \s: pandas runs those through
 # Python's re row by row (their Unicode meaning differs from pyarrow's), which is 10x slower.

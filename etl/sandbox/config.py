@@ -7,8 +7,8 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from etl.brevo.sandbox.errors import invalid
-from etl.brevo.sandbox.profiles import (
+from etl.sandbox.errors import invalid
+from etl.sandbox.profiles import (
     DATE_TIME_PREFERENCES,
     DEFAULT_PROFILE,
     PROFILES,

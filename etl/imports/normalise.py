@@ -42,9 +42,9 @@ from email_validator import EmailNotValidError, validate_email
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from etl.csv_io import MALFORMED_ROW, STR_DTYPE, RawBatch, arrow_strings, str_series
 from etl.errors import ConfigError
-from etl.mapping import EMAIL, PHONE_ATTRIBUTES, SMS, ColumnMapping
+from etl.imports.csv_io import MALFORMED_ROW, STR_DTYPE, RawBatch, arrow_strings, str_series
+from etl.imports.mapping import EMAIL, PHONE_ATTRIBUTES, SMS, ColumnMapping
 
 if TYPE_CHECKING:
     from etl.brevo.models import Attribute

@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import STR_DTYPE, arrow_strings, quote_fields
 from etl.errors import ConfigError
+from etl.imports.csv_io import STR_DTYPE, arrow_strings, quote_fields
 
 MAX_CHUNK_BYTES = 10 * 1024 * 1024  # Brevo: "Maximum allowed file body size is 10MB"
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024  # Brevo recommends about 8 MB

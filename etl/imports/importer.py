@@ -13,7 +13,7 @@ Data path, in bounded memory:
   duplicates (by EMAIL, else SMS) are then decided on 64-bit hashes of the identifiers; pass 2
   streams the spill, rejects the losers as ``duplicate`` and cuts the rest into ``;`` bodies under
   the byte budget, written to chunk files. Nothing is held whole.
-* **send**: every chunk goes through the ledger (see :mod:`etl.ledger`); completed chunks are
+* **send**: every chunk goes through the ledger (see :mod:`etl.imports.ledger`); completed chunks are
   skipped, in-flight ones are waited for, uncertain ones are reconciled against ``GET /processes``.
 """
 
@@ -40,7 +40,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from etl.body import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, Chunk, ChunkBuilder
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import (
     BrevoError,
@@ -50,20 +49,26 @@ from etl.brevo.errors import (
     SubmissionUncertain,
 )
 from etl.brevo.models import Attribute, ImportRequest, Process
-from etl.csv_io import CsvFormat, RawBatch, arrow_strings, iter_csv_batches, sniff_csv
 from etl.errors import InputError
 from etl.fingerprints import siphash64
-from etl.ledger import DEFAULT_STATE_DIR, ChunkEntry, Ledger, account_key, ledger_path
-from etl.mapping import ColumnMapping, load_mapping_file, map_columns
-from etl.normalise import (
+from etl.imports.body import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, Chunk, ChunkBuilder
+from etl.imports.csv_io import CsvFormat, RawBatch, arrow_strings, iter_csv_batches, sniff_csv
+from etl.imports.ledger import DEFAULT_STATE_DIR, ChunkEntry, Ledger, account_key, ledger_path
+from etl.imports.mapping import ColumnMapping, load_mapping_file, map_columns
+from etl.imports.normalise import (
     AttributeSpec,
     NormaliseOptions,
     build_specs,
     normalise_batch,
 )
-from etl.outcomes import REFUSALS_HEADER, account_for_chunk, apply_false_booleans, chunk_landed
-from etl.rejects import RejectsWriter, neutralise
-from etl.validate import ContactValidator, ValidationReport, merge_reports
+from etl.imports.outcomes import (
+    REFUSALS_HEADER,
+    account_for_chunk,
+    apply_false_booleans,
+    chunk_landed,
+)
+from etl.imports.rejects import RejectsWriter, neutralise
+from etl.imports.validate import ContactValidator, ValidationReport, merge_reports
 
 logger = logging.getLogger(__name__)
 

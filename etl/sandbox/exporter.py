@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from etl.brevo.sandbox.errors import invalid, missing
-from etl.brevo.sandbox.importer import check_url
-from etl.brevo.sandbox.state import Aborted, Account
-from etl.brevo.sandbox.values import AttrDef
+from etl.sandbox.errors import invalid, missing
+from etl.sandbox.importer import check_url
+from etl.sandbox.state import Aborted, Account
+from etl.sandbox.values import AttrDef
 
 ACTIONS_CONTACTS = ("allContacts", "subscribed", "unsubscribed", "unsubscribedPerList")
 ACTIONS_EMAIL = (

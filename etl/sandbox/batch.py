@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from etl.brevo.sandbox.errors import invalid, missing, out_of_range
-from etl.brevo.sandbox.state import Account
+from etl.sandbox.errors import invalid, missing, out_of_range
+from etl.sandbox.state import Account
 
 _IDENTIFIERS = {"email": "email_id", "id": "contact_id", "sms": "phone_id"}
 _KEYS = frozenset(

@@ -26,8 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import quote_fields
-from etl.normalise import ATTRIBUTE, LINE, MESSAGE, RAW, REASON, REJECT_META, VALUE
+from etl.imports.csv_io import quote_fields
+from etl.imports.normalise import ATTRIBUTE, LINE, MESSAGE, RAW, REASON, REJECT_META, VALUE
 
 COLUMNS: tuple[str, ...] = ("source_file", "line", "action", "reason", "message", "original", "raw")
 REJECTED = "rejected"

@@ -19,7 +19,7 @@ holds, csv.reader reads that group instead.
 
 Rules: blank records (no field holds anything but whitespace) are not rows; a record with more
 fields than the header is reported in ``RawBatch.malformed``; a shorter one is padded with ``""``.
-Values are never stripped or converted here: that is ``etl.normalise``'s job.
+Values are never stripped or converted here: that is ``etl.imports.normalise``'s job.
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
-"""``python -m etl.brevo.sandbox --host 127.0.0.1 --port 8787 [--db PATH]``."""
+"""``python -m etl.sandbox --host 127.0.0.1 --port 8787 [--db PATH]``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from etl.brevo.sandbox.profiles import DEFAULT_PROFILE, PROFILES
-from etl.brevo.sandbox.server import API_KEY_ENV, SandboxServer
+from etl.sandbox.profiles import DEFAULT_PROFILE, PROFILES
+from etl.sandbox.server import API_KEY_ENV, SandboxServer
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sandbox in the foreground; print its base URL and key."""
-    parser = argparse.ArgumentParser(prog="python -m etl.brevo.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m etl.sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--db", default=None, help="SQLite file (default: in memory)")

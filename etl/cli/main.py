@@ -25,7 +25,7 @@ from etl.brevo.models import (
     ACTIONS_FOR_SMS_CAMPAIGNS,
 )
 from etl.errors import InputError
-from etl.export_options import SUBSCRIPTION_STATUSES
+from etl.exports.options import SUBSCRIPTION_STATUSES
 
 T = TypeVar("T")
 
@@ -196,7 +196,7 @@ def sandbox(
       contacts-etl sandbox --port 0 --db /tmp/brevo.sqlite
       export BREVO_BASE_URL=http://127.0.0.1:8787/v3 BREVO_API_KEY=<printed key>
     """
-    from etl.brevo.sandbox.server import SandboxServer
+    from etl.sandbox.server import SandboxServer
 
     try:
         server = SandboxServer(
@@ -389,7 +389,7 @@ def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
     """
     verbose = ctx.obj["verbose"]
     with _errors(verbose):
-        from etl.importer import ImportOptions, plan_import
+        from etl.imports.importer import ImportOptions, plan_import
         from etl.settings import BrevoSettings
 
         options = ImportOptions(
@@ -666,8 +666,8 @@ def export_cmd(ctx: click.Context, **kw: Any) -> None:
     with _errors(verbose):
         from datetime import UTC
 
-        from etl.export_options import ExportOptions, build_export_requests
-        from etl.legacy_filters import parse_export_attrib
+        from etl.exports.legacy_filters import parse_export_attrib
+        from etl.exports.options import ExportOptions, build_export_requests
 
         attributes = parse_export_attrib(",".join(kw["attributes"])) if kw["attributes"] else ()
         metadata = _csv_list(kw["metadata"])
@@ -775,7 +775,7 @@ def demo(ctx: click.Context, samples: str, out: str) -> None:
       contacts-etl demo
     """
     with _errors(ctx.obj["verbose"]):
-        from etl.demo import run_demo
+        from etl.cli.demo import run_demo
 
         _quiet_prefect_tracebacks_if(not ctx.obj["verbose"])
         result = run_demo(samples=samples, out=out)
@@ -807,7 +807,7 @@ def doctor(ctx: click.Context) -> None:
     Example:
       BREVO_BASE_URL=http://127.0.0.1:8787/v3 BREVO_API_KEY=... contacts-etl doctor
     """
-    from etl.doctor import run_checks
+    from etl.cli.doctor import run_checks
 
     with _errors(ctx.obj["verbose"]):
         checks = run_checks()
@@ -835,7 +835,7 @@ def contact() -> None:
 
 @contextmanager
 def _contact_errors(verbose: bool) -> Iterator[None]:
-    from etl.contact_ops import ContactOpError
+    from etl.contacts.ops import ContactOpError
 
     with _errors(verbose):
         try:
@@ -882,7 +882,7 @@ def contact_upsert(ctx: click.Context, email: str, attrs: tuple[str, ...], **kw:
       contacts-etl contact upsert ann@example.com --attr GENDER=Ms --attr BIRTHDAY=12/03/1990
       contacts-etl contact upsert ann@example.com --list-id 4 --unlink-list-id 3 --blacklisted 1
     """
-    from etl.contact_ops import parse_attr_pairs, upsert_contact
+    from etl.contacts.ops import parse_attr_pairs, upsert_contact
     from etl.settings import BrevoSettings
 
     with _contact_errors(ctx.obj["verbose"]), BrevoSettings().client() as client:
@@ -917,7 +917,7 @@ def contact_get(ctx: click.Context, email: str, as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from etl.contact_ops import get_contact_details
+    from etl.contacts.ops import get_contact_details
     from etl.settings import BrevoSettings
 
     with _contact_errors(ctx.obj["verbose"]), BrevoSettings().client() as client:
@@ -958,7 +958,7 @@ def contact_unlink_all(ctx: click.Context, email: str, as_json: bool) -> None:
     Example:
       contacts-etl contact unlink-all ann@example.com
     """
-    from etl.contact_ops import unlink_from_all_lists
+    from etl.contacts.ops import unlink_from_all_lists
     from etl.settings import BrevoSettings
 
     with _contact_errors(ctx.obj["verbose"]), BrevoSettings().client() as client:

@@ -1,7 +1,7 @@
 """Export orchestration: request exports -> wait -> download -> unpack -> merge -> Parquet.
 
 Exports only read the account, so a re-run simply exports again; what must never happen is a
-half-written or doubled partition, which :mod:`etl.parquet` prevents with a rename swap.
+half-written or doubled partition, which :mod:`etl.exports.parquet` prevents with a rename swap.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from etl import progress
-from etl.archive import safe_extract_zip
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import BrevoError, ExportLinkExpired, SubmissionUncertain
 from etl.brevo.models import AccountInfo, Attribute, DateTimePreferences, ExportRequest, Process
 from etl.errors import InputError
-from etl.exports import DATE_FORMATS, TIME_FORMATS, ExportFile, ParseSettings
+from etl.exports.archive import safe_extract_zip
+from etl.exports.merge import DATE_FORMATS, TIME_FORMATS, ExportFile, ParseSettings
 
 logger = logging.getLogger(__name__)
 

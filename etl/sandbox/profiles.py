@@ -20,8 +20,8 @@ import re
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from etl.brevo.sandbox.errors import invalid
-from etl.brevo.sandbox.values import is_email
+from etl.sandbox.errors import invalid
+from etl.sandbox.values import is_email
 
 MINIMAL: Final = "minimal"
 SPEC_2026_02: Final = "spec-2026-02"

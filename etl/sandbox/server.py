@@ -20,9 +20,9 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from etl.brevo.sandbox.app import SandboxApp
-from etl.brevo.sandbox.errors import ApiError
-from etl.brevo.sandbox.profiles import DEFAULT_PROFILE, PROFILES, check_account_email
+from etl.sandbox.app import SandboxApp
+from etl.sandbox.errors import ApiError
+from etl.sandbox.profiles import DEFAULT_PROFILE, PROFILES, check_account_email
 
 API_KEY_ENV = "BREVO_SANDBOX_API_KEY"
 

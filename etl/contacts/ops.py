@@ -23,9 +23,9 @@ import pandas as pd
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import BrevoAPIError, BrevoBadRequest, BrevoNotFound
 from etl.brevo.models import Attribute, CreateContact, UpdateContact
-from etl.csv_io import RawBatch
-from etl.mapping import ColumnMapping
-from etl.normalise import NormaliseOptions, build_specs, normalise_batch
+from etl.imports.csv_io import RawBatch
+from etl.imports.mapping import ColumnMapping
+from etl.imports.normalise import NormaliseOptions, build_specs, normalise_batch
 
 BLACKLIST_VALUES = ("0", "1", "")
 

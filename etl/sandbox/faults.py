@@ -21,7 +21,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from etl.brevo.sandbox.errors import invalid
+from etl.sandbox.errors import invalid
 
 KINDS = ("status", "reset", "delay", "truncate")
 WHENS = ("before", "after")

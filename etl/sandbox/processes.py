@@ -22,10 +22,10 @@ from typing import Any
 
 import requests
 
-from etl.brevo.sandbox.config import ConfigStore
-from etl.brevo.sandbox.errors import ApiError
-from etl.brevo.sandbox.state import Aborted, Account
-from etl.brevo.sandbox.values import utc_now_iso
+from etl.sandbox.config import ConfigStore
+from etl.sandbox.errors import ApiError
+from etl.sandbox.state import Aborted, Account
+from etl.sandbox.values import utc_now_iso
 
 logger = logging.getLogger(__name__)
 

@@ -85,7 +85,7 @@ def run_demo(
     state_dir: str = "data/state/demo",
 ) -> DemoResult:
     """Run the demo end to end; the sandbox lives only for the duration of the call."""
-    from etl.brevo.sandbox.server import SandboxServer
+    from etl.sandbox.server import SandboxServer
     from flows.export_contacts import export_contacts
     from flows.import_contacts import import_contacts
 

@@ -1,0 +1,7 @@
+"""``python -m etl.cli``: the contacts-etl command line."""
+
+from __future__ import annotations
+
+from etl.cli.main import main
+
+main()
