@@ -15,10 +15,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from etl.exports import run as exporter
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute, ExportRequest
 from etl.brevo.notify import NotifyReceiver
+from etl.exports import run as exporter
 from etl.exports.legacy_filters import parse_export_attrib
 from etl.exports.merge import merge_exports
 from etl.exports.options import ExportOptions, ExportPlan
