@@ -96,7 +96,7 @@ def _import_modules() -> None:
 
 def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: plan_import + prepare_import (read, normalise, validate, dedupe, chunk)."""
-    from etl.imports.importer import ImportOptions, plan_import, prepare_import
+    from etl.imports import ImportOptions, plan_import, prepare_import
 
     options = ImportOptions(
         paths=(str(params["path"]),),
@@ -135,7 +135,7 @@ def run_pandas_csv(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
 
 def _export_files(params: dict[str, Any]) -> list[Any]:
-    from etl.exports.merge import ExportFile
+    from etl.exports import ExportFile
 
     # One export split into parts (as Brevo and the sandbox do past export_part_rows).
     return [ExportFile(path=Path(p), source="list:2", process_id=1) for p in params["paths"]]
@@ -143,8 +143,7 @@ def _export_files(params: dict[str, Any]) -> list[Any]:
 
 def run_export_merge(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: merge_exports + write_partition (typed, deduplicated, atomic Parquet)."""
-    from etl.exports.merge import merge_exports
-    from etl.exports.parquet import write_partition
+    from etl.exports import merge_exports, write_partition
 
     files = _export_files(params)
     started = time.perf_counter()
@@ -232,10 +231,8 @@ def _client(params: dict[str, Any]) -> Any:
 
 def run_export_flow(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: what the export flow's tasks call, without Prefect (fetch account, export, merge)."""
-    from etl.exports import run as exporter
-    from etl.exports.merge import merge_exports
-    from etl.exports.options import ExportOptions, build_export_requests
-    from etl.exports.parquet import write_partition
+    from etl import exports as exporter
+    from etl.exports import ExportOptions, build_export_requests, merge_exports, write_partition
 
     started = time.perf_counter()
     with _client(params) as client:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from etl.contacts.ops import get_contact_details, unlink_from_all_lists, upsert_contact
+from etl.contacts import get_contact_details, unlink_from_all_lists, upsert_contact
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import build_client, markdown_table
 

@@ -15,21 +15,24 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from etl import exports
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute, ExportRequest
 from etl.brevo.notify import NotifyReceiver
-from etl.exports import run as exporter
-from etl.exports.legacy_filters import parse_export_attrib
-from etl.exports.merge import merge_exports
-from etl.exports.options import ExportOptions, ExportPlan
-from etl.exports.options import plan_exports as build_plan
-from etl.exports.parquet import (
+from etl.exports import (
+    DateSettings,
+    ExportOptions,
+    ExportPlan,
+    ExportRun,
+    ExportSummary,
+    merge_exports,
+    parse_export_attrib,
     read_high_water_mark,
+    validate_merged,
     write_high_water_mark,
     write_partition,
 )
-from etl.exports.run import DateSettings, ExportRun, ExportSummary
-from etl.exports.validate import validate_merged
+from etl.exports import plan_exports as build_plan
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import build_client, clean_stale_work_dirs, markdown_table
 
@@ -45,7 +48,7 @@ def fetch_account(client: BrevoClient) -> tuple[list[Attribute], list[int]]:
 @task(cache_policy=NO_CACHE)
 def fetch_date_settings(client: BrevoClient) -> DateSettings:
     """How Brevo writes this account's export dates (``GET /account`` dateTimePreferences)."""
-    return exporter.fetch_date_settings(client)
+    return exports.fetch_date_settings(client)
 
 
 @task(cache_policy=NO_CACHE)
@@ -70,7 +73,7 @@ def request_and_fetch(
             ticket = receiver.register()
             return ticket.url, ticket.event
 
-    return exporter.run_exports(
+    return exports.run_exports(
         client, requests, work_dir=work_dir, timeout_s=timeout_s, wake_factory=wake_factory
     )
 
@@ -89,7 +92,7 @@ def merge_and_write(
     dates: DateSettings | None = None,
 ) -> ExportSummary:
     """Merge every file of the run and write one Parquet partition, atomically."""
-    dates = dates or exporter.date_settings_from(None, failure="no account date settings given")
+    dates = dates or exports.date_settings_from(None, failure="no account date settings given")
     settings = dates.settings
     files = [f for run in runs for f in run.files]
     merged = merge_exports(

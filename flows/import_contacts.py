@@ -18,11 +18,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from etl import imports
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute
 from etl.brevo.notify import NotifyReceiver
-from etl.imports import importer
-from etl.imports.importer import (
+from etl.imports import (
+    DEFAULT_STATE_DIR,
     AccountScope,
     ChunkFile,
     ChunkOutcome,
@@ -30,12 +31,14 @@ from etl.imports.importer import (
     ImportOptions,
     ImportPlan,
     ImportReport,
+    Ledger,
+    LocalFilePublisher,
     PreparedImport,
+    Publisher,
     RunDecision,
+    S3Publisher,
     Target,
 )
-from etl.imports.ledger import DEFAULT_STATE_DIR, Ledger
-from etl.imports.publish import LocalFilePublisher, Publisher, S3Publisher
 from etl.progress import report as report_progress
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import build_client, clean_stale_work_dirs, markdown_table
@@ -50,7 +53,7 @@ def fetch_attributes(client: BrevoClient) -> list[Attribute]:
 @task(cache_policy=NO_CACHE)
 def plan(options: ImportOptions, attributes: list[Attribute]) -> ImportPlan:
     """Sniff and map every file; unusable input fails here, before anything is sent."""
-    result = importer.plan_import(options, attributes)
+    result = imports.plan_import(options, attributes)
     if result.unknown_columns:
         get_run_logger().warning(
             "columns not in the account (Brevo ignores them): %s",
@@ -72,7 +75,7 @@ def normalise_file(
         if done and done % 500_000 < options.batch_rows:
             logger.info("%s: read %s rows", name, f"{done:,}")
 
-    return importer.normalise_file(plan, file_idx, options, work_dir=work_dir, progress=progress)
+    return imports.normalise_file(plan, file_idx, options, work_dir=work_dir, progress=progress)
 
 
 @task(cache_policy=NO_CACHE)
@@ -80,7 +83,7 @@ def finish_prepare(
     plan: ImportPlan, stages: list[FileStage], options: ImportOptions, work_dir: Path
 ) -> PreparedImport:
     """Drop run-wide duplicates and cut the rest into chunks under the byte budget."""
-    return importer.finish_prepare(
+    return imports.finish_prepare(
         plan,
         stages,
         options,
@@ -92,25 +95,25 @@ def finish_prepare(
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def account_scope(client: BrevoClient, state_dir: Path) -> AccountScope:
     """Whose key this is (``GET /account``): the run's ledger is that account's."""
-    return importer.account_scope(client, state_dir)
+    return imports.account_scope(client, state_dir)
 
 
 @task(cache_policy=NO_CACHE)
 def begin_run(client: BrevoClient, ledger: Ledger, fingerprint: str, again: bool) -> RunDecision:
     """Resume an unfinished run of this command, see a completed one, or start a new run."""
-    return importer.begin_run(client, ledger, fingerprint, again=again)
+    return imports.begin_run(client, ledger, fingerprint, again=again)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def resolve_target(client: BrevoClient, ledger: Ledger, options: ImportOptions) -> Target:
     """Find or create the target list."""
-    return importer.resolve_target(client, ledger, options)
+    return imports.resolve_target(client, ledger, options)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def newest_process_id(client: BrevoClient) -> int:
     """The newest process id before this run's submissions (reconciliation's floor)."""
-    return importer.newest_process_id(client)
+    return imports.newest_process_id(client)
 
 
 @task(cache_policy=NO_CACHE)
@@ -127,7 +130,7 @@ def submit_chunk(
     """Submit one chunk through the ledger (never twice)."""
     opts = options if notify_url is None else _with_notify(options, notify_url)
     publish = (lambda c: publisher.publish(c.path)) if publisher else None
-    return importer.submit_chunk(
+    return imports.submit_chunk(
         client, ledger, chunk, target, opts, publish=publish, after_process_id=after_process_id
     )
 
@@ -141,7 +144,7 @@ def wait_chunk(
     client: BrevoClient, ledger: Ledger, outcome: ChunkOutcome, timeout_s: float, wake: Any
 ) -> ChunkOutcome:
     """Wait for a chunk's import process (polling within budget, or woken by the callback)."""
-    return importer.wait_chunk(client, ledger, outcome, timeout_s=timeout_s, wake=wake)
+    return imports.wait_chunk(client, ledger, outcome, timeout_s=timeout_s, wake=wake)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -155,7 +158,7 @@ def account_chunk(
     work_dir: Path,
 ) -> ChunkOutcome:
     """Read Brevo's account of a completed chunk (counts, refused rows); re-apply false booleans."""
-    return importer.account_chunk(
+    return imports.account_chunk(
         client,
         ledger,
         outcome,
@@ -180,7 +183,7 @@ def report(
     refusals_path: Path | None,
 ) -> ImportReport:
     """Write the JSON report and the Prefect artifacts."""
-    result = importer.build_report(
+    result = imports.build_report(
         plan,
         prepared,
         target,
@@ -191,7 +194,7 @@ def report(
         account=scope,
         refusals_path=refusals_path,
     )
-    importer.write_report(result, report_path)
+    imports.write_report(result, report_path)
     create_table_artifact(
         key="import-chunks",
         table=result.chunks or [{"index": "-", "rows": 0, "status": "nothing to send"}],
@@ -369,7 +372,7 @@ def import_contacts(
     with ExitStack() as stack:
         client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
         scope = account_scope(client, options.state_dir)
-        ledger = stack.enter_context(importer.open_ledger(scope))
+        ledger = stack.enter_context(imports.open_ledger(scope))
         clean_stale_work_dirs(options.state_dir, "import-")
         attributes = fetch_attributes(client)
         the_plan = plan(options, attributes)
@@ -392,7 +395,7 @@ def import_contacts(
         )
         run = None
         if prepared.chunks:
-            fingerprint = importer.run_fingerprint(options, prepared.chunks)
+            fingerprint = imports.run_fingerprint(options, prepared.chunks)
             run = begin_run(client, ledger, fingerprint, options.again)
             logger.info("run %s (%s) for account %s", run.run_id, run.action, scope.email)
         outcomes: list[ChunkOutcome] = []
@@ -401,7 +404,7 @@ def import_contacts(
         target = None
         if run is not None and run.action == "already_completed":
             assert run.previous is not None
-            target = importer.remembered_target(ledger, options)
+            target = imports.remembered_target(ledger, options)
             logger.info(
                 "nothing to send: run %s already imported these rows (finished %s); "
                 "use --again to send them again",
@@ -470,7 +473,7 @@ def import_contacts(
                 )
             payloads = [p for t in tickets if t for p in t.payloads]
         refusals = options.refusals_path()
-        has_refusals = importer.write_refusals_file(finished, refusals) > 0
+        has_refusals = imports.write_refusals_file(finished, refusals) > 0
         if not has_refusals:
             refusals.unlink(missing_ok=True)
         result = report(

@@ -25,7 +25,7 @@ from etl.brevo.models import (
     ACTIONS_FOR_SMS_CAMPAIGNS,
 )
 from etl.errors import InputError
-from etl.exports.options import SUBSCRIPTION_STATUSES
+from etl.exports import SUBSCRIPTION_STATUSES
 
 T = TypeVar("T")
 
@@ -389,7 +389,7 @@ def import_cmd(ctx: click.Context, files: tuple[str, ...], **kw: Any) -> None:
     """
     verbose = ctx.obj["verbose"]
     with _errors(verbose):
-        from etl.imports.importer import ImportOptions, plan_import
+        from etl.imports import ImportOptions, plan_import
         from etl.settings import BrevoSettings
 
         options = ImportOptions(
@@ -666,8 +666,7 @@ def export_cmd(ctx: click.Context, **kw: Any) -> None:
     with _errors(verbose):
         from datetime import UTC
 
-        from etl.exports.legacy_filters import parse_export_attrib
-        from etl.exports.options import ExportOptions, build_export_requests
+        from etl.exports import ExportOptions, build_export_requests, parse_export_attrib
 
         attributes = parse_export_attrib(",".join(kw["attributes"])) if kw["attributes"] else ()
         metadata = _csv_list(kw["metadata"])
@@ -835,7 +834,7 @@ def contact() -> None:
 
 @contextmanager
 def _contact_errors(verbose: bool) -> Iterator[None]:
-    from etl.contacts.ops import ContactOpError
+    from etl.contacts import ContactOpError
 
     with _errors(verbose):
         try:
@@ -882,7 +881,7 @@ def contact_upsert(ctx: click.Context, email: str, attrs: tuple[str, ...], **kw:
       contacts-etl contact upsert ann@example.com --attr GENDER=Ms --attr BIRTHDAY=12/03/1990
       contacts-etl contact upsert ann@example.com --list-id 4 --unlink-list-id 3 --blacklisted 1
     """
-    from etl.contacts.ops import parse_attr_pairs, upsert_contact
+    from etl.contacts import parse_attr_pairs, upsert_contact
     from etl.settings import BrevoSettings
 
     with _contact_errors(ctx.obj["verbose"]), BrevoSettings().client() as client:
@@ -917,7 +916,7 @@ def contact_get(ctx: click.Context, email: str, as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from etl.contacts.ops import get_contact_details
+    from etl.contacts import get_contact_details
     from etl.settings import BrevoSettings
 
     with _contact_errors(ctx.obj["verbose"]), BrevoSettings().client() as client:
@@ -958,7 +957,7 @@ def contact_unlink_all(ctx: click.Context, email: str, as_json: bool) -> None:
     Example:
       contacts-etl contact unlink-all ann@example.com
     """
-    from etl.contacts.ops import unlink_from_all_lists
+    from etl.contacts import unlink_from_all_lists
     from etl.settings import BrevoSettings
 
     with _contact_errors(ctx.obj["verbose"]), BrevoSettings().client() as client:

@@ -4,3 +4,21 @@ May import: ``etl.brevo``, the shared ``etl`` modules, and the value normalising
 ``etl.imports`` (one e-mail, phone and date rule for every path). Never ``etl.exports``,
 ``etl.cli``, ``flows`` or ``etl.sandbox``.
 """
+
+from __future__ import annotations
+
+from etl.contacts.ops import (
+    ContactOpError,
+    get_contact_details,
+    parse_attr_pairs,
+    unlink_from_all_lists,
+    upsert_contact,
+)
+
+__all__ = [
+    "ContactOpError",
+    "get_contact_details",
+    "parse_attr_pairs",
+    "unlink_from_all_lists",
+    "upsert_contact",
+]

@@ -10,3 +10,72 @@ May import: ``etl.brevo`` (the client), the shared ``etl.errors``, ``etl.setting
 ``etl.progress``, ``etl.fingerprints``. Never ``etl.exports``, ``etl.cli``, ``flows`` or
 ``etl.sandbox``.
 """
+
+from __future__ import annotations
+
+from etl.imports.importer import (
+    AccountScope,
+    ChunkFile,
+    ChunkOutcome,
+    FileStage,
+    ImportOptions,
+    ImportPlan,
+    ImportReport,
+    PreparedImport,
+    RunDecision,
+    Target,
+    account_chunk,
+    account_scope,
+    begin_run,
+    build_report,
+    finish_prepare,
+    newest_process_id,
+    normalise_file,
+    open_ledger,
+    plan_import,
+    prepare_import,
+    remembered_target,
+    resolve_target,
+    run_fingerprint,
+    submit_chunk,
+    wait_chunk,
+    write_refusals_file,
+    write_report,
+)
+from etl.imports.ledger import DEFAULT_STATE_DIR, Ledger
+from etl.imports.publish import LocalFilePublisher, Publisher, S3Publisher
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "AccountScope",
+    "ChunkFile",
+    "ChunkOutcome",
+    "FileStage",
+    "ImportOptions",
+    "ImportPlan",
+    "ImportReport",
+    "Ledger",
+    "LocalFilePublisher",
+    "PreparedImport",
+    "Publisher",
+    "RunDecision",
+    "S3Publisher",
+    "Target",
+    "account_chunk",
+    "account_scope",
+    "begin_run",
+    "build_report",
+    "finish_prepare",
+    "newest_process_id",
+    "normalise_file",
+    "open_ledger",
+    "plan_import",
+    "prepare_import",
+    "remembered_target",
+    "resolve_target",
+    "run_fingerprint",
+    "submit_chunk",
+    "wait_chunk",
+    "write_refusals_file",
+    "write_report",
+]
