@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install everything
 
-check: $(STAMP) ## lint and type-check
+check: $(STAMP) ## lint, type-check and check the layers (import-linter)
 	$(BIN)/ruff format --check etl flows tests bench
 	$(BIN)/ruff check etl flows tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(STAMP) ## set up .venv, run checks and the whole test suite (what CI runs)
 	$(MAKE) check

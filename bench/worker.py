@@ -91,7 +91,7 @@ def export_attributes() -> list[Any]:
 
 def _import_modules() -> None:
     # etl.imports.validate imports great_expectations lazily (several seconds): import it here too.
-    _load("great_expectations", "etl.imports.importer", "etl.imports.validate")
+    _load("great_expectations", "etl.imports", "etl.imports.validate")
 
 
 def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:

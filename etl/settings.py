@@ -25,10 +25,10 @@ class BrevoSettings(BaseSettings):
 
     api_key: SecretStr = SecretStr("")
     base_url: str = DEFAULT_BASE_URL
-    timeout_s: float = Field(30.0, gt=0)
-    contacts_per_second: float = Field(10.0, gt=0)
-    other_per_hour: float = Field(100.0, gt=0)
-    poll_interval_s: float | None = Field(None, gt=0)
+    timeout_s: float = Field(default=30.0, gt=0)
+    contacts_per_second: float = Field(default=10.0, gt=0)
+    other_per_hour: float = Field(default=100.0, gt=0)
+    poll_interval_s: float | None = Field(default=None, gt=0)
 
     def with_key(self, api_key: str) -> BrevoSettings:
         """Return a copy using ``api_key`` (e.g. one read from a Prefect Secret block)."""

@@ -29,9 +29,12 @@ def load_settings(
         settings = settings.model_copy(update={"base_url": base_url})
     if secret_block:
         try:
-            value = Secret.load(secret_block, _sync=True).get()  # type: ignore[call-arg]
+            # ``_sync`` is consumed by Prefect's async_dispatch wrapper, so it is missing from
+            # the typed signature, which also still offers the async branch's coroutine.
+            block = Secret.load(secret_block, _sync=True)  # type: ignore[call-arg]
         except ValueError:
-            value = None  # no such block: fall back to the environment
+            block = None  # no such block: fall back to the environment
+        value = block.get() if isinstance(block, Secret) else None
         if value:
             settings = settings.with_key(str(value))
     return settings

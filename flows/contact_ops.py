@@ -12,21 +12,40 @@ from etl.contacts import get_contact_details, unlink_from_all_lists, upsert_cont
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import build_client, markdown_table
 
+Blacklisted = Literal["0", "1", ""]
+"""A blacklist flag: set ("1"), cleared ("0"), or "" (create: not blacklisted; update: unchanged)."""
+
 
 @flow(name="contact-ops", log_prints=True)
 def contact_ops(
     operation: Literal["upsert", "get", "unlink-all"],
     email: str,
     attributes: dict[str, str] | None = None,
-    blacklisted: str | None = None,
-    blacklisted_sms: str | None = None,
+    blacklisted: Blacklisted | None = None,
+    blacklisted_sms: Blacklisted | None = None,
     list_ids: list[int] | None = None,
     unlink_list_ids: list[int] | None = None,
     default_region: str | None = None,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
     base_url: str | None = None,
 ) -> dict[str, Any]:
-    """Run one contact operation; ``blacklisted``/``blacklisted_sms`` take "0", "1" or ""."""
+    """Run one contact operation; ``blacklisted``/``blacklisted_sms`` take "0", "1" or "".
+
+    This signature is the one definition of the contact options: ``contacts-etl contact
+    upsert`` derives its command line from it and these ``Args`` (see ``etl.cli.flow_options``).
+
+    Args:
+        operation: upsert, get or unlink-all.
+        email: The contact's email address.
+        attributes: Attribute value (repeatable).
+        blacklisted: Email blacklist: 1, 0, or "" (create: not blacklisted; update: unchanged).
+        blacklisted_sms: SMS blacklist, same semantics.
+        list_ids: List to link (repeatable).
+        unlink_list_ids: List to unlink (repeatable).
+        default_region: Region for national phone numbers, e.g. FR.
+        secret_block: Prefect Secret block holding the API key (falls back to BREVO_API_KEY).
+        base_url: Brevo API base URL (default: BREVO_BASE_URL, else https://api.brevo.com/v3).
+    """
     logger = get_run_logger()
     with build_client(secret_block=secret_block, base_url=base_url) as client:
         if operation == "upsert":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import tempfile
-import uuid
+import threading
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import asdict
 from datetime import UTC, date, datetime
@@ -17,7 +19,14 @@ from prefect.cache_policies import NO_CACHE
 
 from etl import exports
 from etl.brevo.client import BrevoClient
-from etl.brevo.models import Attribute, ExportRequest
+from etl.brevo.models import (
+    ActionForContacts,
+    ActionForEmailCampaigns,
+    ActionForSmsCampaigns,
+    Attribute,
+    ExportRequest,
+    SubscriptionStatus,
+)
 from etl.brevo.notify import NotifyReceiver
 from etl.exports import (
     DateSettings,
@@ -52,9 +61,15 @@ def fetch_date_settings(client: BrevoClient) -> DateSettings:
 
 
 @task(cache_policy=NO_CACHE)
-def plan_exports(options: ExportOptions, all_list_ids: list[int]) -> ExportPlan:
-    """Turn the options (or a legacy v2 filter) into v3 export requests; refuse bad combinations."""
-    return build_plan(options, all_list_ids=all_list_ids)
+def plan_exports(
+    options: ExportOptions, all_list_ids: list[int], attributes: list[Attribute] | None = None
+) -> ExportPlan:
+    """Turn the options (or a legacy v2 filter) into v3 export requests; refuse bad combinations.
+
+    Without ``--attributes``, every contact attribute of the account is exported.
+    """
+    default_attributes = exports.default_export_attributes(attributes or [])
+    return build_plan(options, all_list_ids=all_list_ids, default_attributes=default_attributes)
 
 
 @task(cache_policy=NO_CACHE)
@@ -69,7 +84,7 @@ def request_and_fetch(
     wake_factory = None
     if receiver is not None:
 
-        def wake_factory() -> tuple[str | None, Any]:
+        def wake_factory() -> tuple[str | None, threading.Event | None]:
             ticket = receiver.register()
             return ticket.url, ticket.event
 
@@ -90,6 +105,7 @@ def merge_and_write(
     metadata: dict[str, str],
     timestamp_columns: tuple[str, ...],
     dates: DateSettings | None = None,
+    row_filter: exports.ChannelFilter | None = None,
 ) -> ExportSummary:
     """Merge every file of the run and write one Parquet partition, atomically."""
     dates = dates or exports.date_settings_from(None, failure="no account date settings given")
@@ -101,12 +117,13 @@ def merge_and_write(
         column_case=column_case,
         work_dir=work_dir / "merge",
         modified_since=modified_since,
+        row_filter=row_filter,
         timestamp_columns=timestamp_columns,
         account_timezone=settings.timezone,
         account_date_format=settings.date_format,
         account_time_format=settings.time_format,
     )
-    run_id = uuid.uuid4().hex[:12]
+    run_id = exports.new_run_id()
     try:
         written = write_partition(
             merged,
@@ -161,6 +178,8 @@ def merge_and_write(
         partition=str(written.path),
         files=[str(f) for f in written.files],
         manifest=str(written.manifest_path),
+        run_id=written.run_id,
+        day_partition=str(written.day_path),
         schema=[{"column": f.name, "type": str(f.type)} for f in merged.schema],
         validation={
             "passed": validation.passed,
@@ -217,20 +236,60 @@ def _dates_line(date_times: dict[str, Any]) -> str:
     )
 
 
+def export_options(parameters: Mapping[str, Any]) -> ExportOptions:
+    """The :class:`ExportOptions` of a run of :func:`export_contacts` with ``parameters``.
+
+    ``parameters`` are the flow's keyword arguments (those left out take the signature's
+    defaults). The flow builds its options here; the CLI builds them here to check its input
+    before it starts a flow run.
+    """
+    import json
+
+    bound = inspect.signature(export_contacts.fn).bind(**parameters)
+    bound.apply_defaults()
+    p = bound.arguments
+    legacy_filter = p["legacy_filter"]
+    return ExportOptions(
+        attributes=parse_export_attrib(p["attributes"]) if p["attributes"] else (),
+        list_ids=tuple(p["list_ids"] or ()),
+        segment_ids=tuple(p["segment_ids"] or ()),
+        action=p["action"],
+        email_campaign_action=p["email_campaign_action"],
+        email_campaign_id=p["email_campaign_id"],
+        sms_campaign_action=p["sms_campaign_action"],
+        sms_campaign_id=p["sms_campaign_id"],
+        import_process_id=p["import_process_id"],
+        metadata=tuple(p["metadata"] or ()),
+        subscription_status=tuple(p["subscription_status"] or ()),
+        mandatory_attributes=p["mandatory_attributes"],
+        utc=p["utc"],
+        skip_files_merge=p["skip_files_merge"],
+        notify_url=p["notify_url"],
+        disable_notification=p["disable_notification"],
+        disable_frontend_notification=p["disable_frontend_notification"],
+        legacy_filter=json.dumps(legacy_filter)
+        if isinstance(legacy_filter, dict)
+        else legacy_filter,
+        allow_deprecated_contact_filter=p["allow_deprecated_contact_filter"],
+        all_contacts=p["all_contacts"],
+        created_since=p["created_since"],
+    )
+
+
 @flow(name="export-contacts", log_prints=True)
 def export_contacts(
     out: str = "data/exports",
     attributes: list[str] | str | None = None,
     list_ids: list[int] | None = None,
     segment_ids: list[int] | None = None,
-    action: str | None = None,
-    email_campaign_action: str | None = None,
+    action: ActionForContacts | None = None,
+    email_campaign_action: ActionForEmailCampaigns | None = None,
     email_campaign_id: int | None = None,
-    sms_campaign_action: str | None = None,
+    sms_campaign_action: ActionForSmsCampaigns | None = None,
     sms_campaign_id: int | None = None,
     import_process_id: int | None = None,
     metadata: list[str] | None = None,
-    subscription_status: list[str] | None = None,
+    subscription_status: list[SubscriptionStatus] | None = None,
     mandatory_attributes: bool = True,
     utc: bool = True,
     skip_files_merge: bool = False,
@@ -239,6 +298,8 @@ def export_contacts(
     disable_frontend_notification: bool = False,
     legacy_filter: str | dict[str, Any] | None = None,
     allow_deprecated_contact_filter: bool = False,
+    all_contacts: bool = False,
+    created_since: str | None = None,
     column_case: Literal["snake", "brevo"] = "snake",
     modified_since: datetime | None = None,
     incremental: bool = False,
@@ -253,35 +314,59 @@ def export_contacts(
 ) -> dict[str, Any]:
     """Export contacts (every option of POST /contacts/export, or a legacy v2 filter) to Parquet.
 
-    Writes ``OUT/contacts/export_date=YYYY-MM-DD/`` atomically and a manifest per run; with
-    ``incremental`` only contacts modified since the last run's high-water mark are kept.
+    Each run adds ``OUT/contacts/export_date=YYYY-MM-DD/run=<run id>/`` atomically and a
+    manifest, never touching earlier runs; with ``incremental`` only contacts modified since the
+    last run's high-water mark are kept (docs/exports.md: the loader's contract).
+
+    This signature is the one definition of the export's options: ``contacts-etl export``
+    derives its command line from it and these ``Args`` (see ``etl.cli.flow_options``).
+
+    Args:
+        out: Output root: a path or a pyarrow filesystem URI (s3://...).
+        attributes: Attributes to export: "A,B" (v2 export_attrib form) or repeated.
+        list_ids: List to export (repeatable: one export each, merged).
+        segment_ids: Segment to export (repeatable).
+        action: actionForContacts (default allContacts with --list-id/--segment-id).
+        email_campaign_action: actionForEmailCampaigns.
+        email_campaign_id: Campaign of --email-campaign-action.
+        sms_campaign_action: actionForSmsCampaigns.
+        sms_campaign_id: Campaign of --sms-campaign-action.
+        import_process_id: importProcessId filter.
+        metadata: exportMetadata, e.g. _listIds, "ADDED_TIME AS _ADDED_TIME" (repeatable or
+            comma-separated).
+        subscription_status: exportSubscriptionStatus (repeatable).
+        mandatory_attributes: exportMandatoryAttributes: export Brevo's mandatory attributes
+            too. Off: exportMandatoryAttributes=false (needs --attributes).
+        utc: exportDateInUTC: unambiguous timestamps.
+        skip_files_merge: skipFilesMerge: Brevo sends a zip of parts (unpacked safely, merged
+            here).
+        notify_url: Your own webhook for Brevo's end-of-export call.
+        disable_notification: disableNotification (no email from Brevo).
+        disable_frontend_notification: disableFrontendNotification.
+        legacy_filter: A v2 filter, e.g. '{"listid.id": 12}' or '{"messages_sent.bnc.r": "h_b"}'.
+        allow_deprecated_contact_filter: Send {"blacklisted": 1} as the deprecated contactFilter
+            instead of the whole-account export.
+        all_contacts: Export the whole account, contacts in no list included (allContacts with
+            createdSince, no list).
+        created_since: With --all-contacts: contacts created since this date or ISO date-time
+            (default 2000-01-01).
+        column_case: Parquet column names.
+        modified_since: Keep contacts modified since then (UTC unless an offset is given).
+        incremental: Keep contacts modified since the last --incremental run (high-water mark
+            under OUT).
+        export_date: The partition's date (default: the day the run starts, UTC).
+        wait: Poll processes within the rate budget, or also listen for Brevo's callback.
+        callback_host: Bind address of the callback receiver.
+        callback_public_url: URL under which Brevo reaches the callback receiver.
+        wait_timeout_s: Seconds to wait for each export.
+        state_dir: Work files.
+        secret_block: Prefect Secret block holding the API key (falls back to BREVO_API_KEY).
+        base_url: Brevo API base URL (default: BREVO_BASE_URL, else https://api.brevo.com/v3).
     """
+    options = export_options(locals())  # the parameters, as the flow was called
     logger = get_run_logger()
     import json
 
-    if isinstance(legacy_filter, dict):
-        legacy_filter = json.dumps(legacy_filter)
-    options = ExportOptions(
-        attributes=parse_export_attrib(attributes) if attributes else (),
-        list_ids=tuple(list_ids or ()),
-        segment_ids=tuple(segment_ids or ()),
-        action=action,
-        email_campaign_action=email_campaign_action,
-        email_campaign_id=email_campaign_id,
-        sms_campaign_action=sms_campaign_action,
-        sms_campaign_id=sms_campaign_id,
-        import_process_id=import_process_id,
-        metadata=tuple(metadata or ()),
-        subscription_status=tuple(subscription_status or ()),
-        mandatory_attributes=mandatory_attributes,
-        utc=utc,
-        skip_files_merge=skip_files_merge,
-        notify_url=notify_url,
-        disable_notification=disable_notification,
-        disable_frontend_notification=disable_frontend_notification,
-        legacy_filter=legacy_filter,
-        allow_deprecated_contact_filter=allow_deprecated_contact_filter,
-    )
     since = modified_since
     if incremental and since is None:
         since = read_high_water_mark(out)
@@ -290,7 +375,7 @@ def export_contacts(
         client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
         account_attributes, all_list_ids = fetch_account(client)
         dates = fetch_date_settings(client)
-        plan = plan_exports(options, all_list_ids)
+        plan = plan_exports(options, all_list_ids, account_attributes)
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         clean_stale_work_dirs(Path(state_dir), "export-")
         work_dir = Path(
@@ -321,6 +406,7 @@ def export_contacts(
             meta,
             plan.timestamp_columns,
             dates,
+            plan.row_filter,
         )
     summary.notes[:0] = list(plan.notes)
     if incremental:

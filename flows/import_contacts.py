@@ -1,12 +1,15 @@
 """Prefect flow: import contact CSVs into Brevo, exactly once, with an account of every row.
 
-One task per step of :mod:`etl.imports.importer`; tasks pass paths and small dataclasses, never frames.
+One task per step of :mod:`etl.imports`; tasks pass paths and small dataclasses, never frames.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
+import threading
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -16,12 +19,13 @@ from typing import Any, Literal
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from etl import imports
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute
 from etl.brevo.notify import NotifyReceiver
+from etl.errors import InputError
 from etl.imports import (
     DEFAULT_STATE_DIR,
     AccountScope,
@@ -141,7 +145,11 @@ def _with_notify(options: ImportOptions, url: str) -> ImportOptions:
 
 @task(cache_policy=NO_CACHE)
 def wait_chunk(
-    client: BrevoClient, ledger: Ledger, outcome: ChunkOutcome, timeout_s: float, wake: Any
+    client: BrevoClient,
+    ledger: Ledger,
+    outcome: ChunkOutcome,
+    timeout_s: float,
+    wake: threading.Event | None,
 ) -> ChunkOutcome:
     """Wait for a chunk's import process (polling within budget, or woken by the callback)."""
     return imports.wait_chunk(client, ledger, outcome, timeout_s=timeout_s, wake=wake)
@@ -262,7 +270,7 @@ def _publisher(
     return S3Publisher(publish, endpoint_url=s3_endpoint)
 
 
-def task_runner_from_env() -> Any:
+def task_runner_from_env() -> TaskRunner[Any]:
     """The task runner: Prefect's thread pool, or Dask when CONTACTS_ETL_TASK_RUNNER=dask.
 
     With Dask, ``CONTACTS_ETL_DASK_ADDRESS`` names a running scheduler; without it a local
@@ -275,16 +283,15 @@ def task_runner_from_env() -> Any:
     )
 
 
-def make_task_runner(kind: str, *, address: str | None = None, workers: int = 2) -> Any:
+def make_task_runner(kind: str, *, address: str | None = None, workers: int = 2) -> TaskRunner[Any]:
     """Build a task runner by name (``threads`` or ``dask``)."""
     if kind == "threads":
         return ThreadPoolTaskRunner(max_workers=max(2, os.cpu_count() or 2))
     if kind == "dask":
         try:
-            from prefect_dask import DaskTaskRunner
+            # prefect_dask re-exports DaskTaskRunner without ``__all__`` or a redundant alias.
+            from prefect_dask import DaskTaskRunner  # type: ignore[attr-defined]
         except ImportError:
-            from etl.errors import InputError
-
             raise InputError(
                 "the dask task runner needs the dask extra: pip install 'contacts-etl[dask]'"
             ) from None
@@ -293,9 +300,49 @@ def make_task_runner(kind: str, *, address: str | None = None, workers: int = 2)
         return DaskTaskRunner(
             cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
         )
-    from etl.errors import InputError
-
     raise InputError(f"unknown task runner {kind!r}: threads or dask")
+
+
+def import_options(parameters: Mapping[str, Any]) -> ImportOptions:
+    """The checked :class:`ImportOptions` of a run of :func:`import_contacts` with ``parameters``.
+
+    ``parameters`` are the flow's keyword arguments (those left out take the signature's
+    defaults). The flow builds its options here, and the CLI checks its input here before it
+    starts a flow run; bad input raises :class:`InputError`.
+    """
+    bound = inspect.signature(import_contacts.fn).bind(**parameters)
+    bound.apply_defaults()
+    p = bound.arguments
+    options = ImportOptions(
+        paths=tuple(p["files"]),
+        list_ids=tuple(p["list_ids"] or ()),
+        new_list=p["new_list"],
+        folder_id=p["folder_id"],
+        mapping_file=Path(p["mapping_file"]) if p["mapping_file"] else None,
+        strict=p["strict"],
+        default_region=p["default_region"],
+        dayfirst=p["dayfirst"],
+        drop_invalid_values=p["drop_invalid_values"],
+        keep=p["keep"],
+        chunk_bytes=p["chunk_bytes"],
+        via=p["via"],
+        update_existing=p["update_existing"],
+        empty_attributes=p["empty_attributes"],
+        email_blacklist=p["email_blacklist"],
+        sms_blacklist=p["sms_blacklist"],
+        disable_notification=p["disable_notification"],
+        notify_url=p["notify_url"],
+        batch_rows=p["batch_rows"],
+        wait_timeout_s=p["wait_timeout_s"],
+        state_dir=Path(p["state_dir"]),
+        report_path=Path(p["report_path"]) if p["report_path"] else None,
+        rejects_path=Path(p["rejects_path"]) if p["rejects_path"] else None,
+        again=p["again"],
+    )
+    options.check()
+    if options.via == "url" and not p["publish"]:
+        raise InputError("--via url needs --publish local or --publish s3://bucket/prefix")
+    return options
 
 
 @flow(name="import-contacts", log_prints=True, task_runner=task_runner_from_env())
@@ -322,13 +369,13 @@ def import_contacts(
     sms_blacklist: bool = False,
     disable_notification: bool = False,
     notify_url: str | None = None,
+    report_path: str | None = None,
+    rejects_path: str | None = None,
     wait: Literal["poll", "callback"] = "poll",
     callback_host: str = "127.0.0.1",
     callback_public_url: str | None = None,
     wait_timeout_s: float = 3600.0,
     state_dir: str = str(DEFAULT_STATE_DIR),
-    report_path: str | None = None,
-    rejects_path: str | None = None,
     batch_rows: int = 200_000,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
     base_url: str | None = None,
@@ -338,36 +385,51 @@ def import_contacts(
 
     Re-running after a crash or failure resumes: chunks already imported are skipped, chunks in
     flight are waited for, and nothing is submitted twice (see ``etl.imports.ledger``).
+
+    This signature is the one definition of the import's options: ``contacts-etl import``
+    derives its command line from it and these ``Args`` (see ``etl.cli.flow_options``).
+
+    Args:
+        files: CSV files to import (paths or globs).
+        list_ids: Target list (repeatable).
+        new_list: Create this list (once; re-runs reuse it) and import into it.
+        folder_id: Folder of --new-list.
+        mapping_file: YAML/JSON file mapping CSV headers to Brevo attributes.
+        strict: Exit 2 when a column is not an account attribute.
+        default_region: Region for national phone numbers, e.g. FR, GB, US.
+        dayfirst: Read ambiguous dates as day/month/year.
+        drop_invalid_values: Send a contact without a bad value (recorded in the rejects file)
+            instead of rejecting it.
+        keep: Which row wins among duplicates (by EMAIL, else SMS).
+        chunk_bytes: UTF-8 byte budget per import body (Brevo's limit is 10 MB).
+        via: Send fileBody, or publish chunks and send fileUrl (auto: url when a publisher is
+            set and there is more than one chunk).
+        publish: Publisher for --via url: 'local' (built-in HTTP server) or s3://bucket/prefix.
+        publish_host: Bind address of the local publisher.
+        publish_public_url: URL under which Brevo reaches the local publisher.
+        s3_endpoint_url: S3-compatible endpoint (MinIO, ...).
+        update_existing: Update contacts that already exist. Off: Leave existing contacts
+            unchanged.
+        empty_attributes: Empty cells erase existing values.
+        email_blacklist: Blacklist every imported contact for email.
+        sms_blacklist: Blacklist every imported contact for SMS.
+        disable_notification: No email from Brevo when done.
+        notify_url: Your own webhook for Brevo's end-of-import call.
+        report_path: JSON report path.
+        rejects_path: Rejects CSV (default: beside the report).
+        wait: Poll processes within the rate budget, or also listen for Brevo's callback.
+        callback_host: Bind address of the callback receiver.
+        callback_public_url: URL under which Brevo reaches the callback receiver.
+        wait_timeout_s: Seconds to wait for each import process.
+        state_dir: Ledgers (one per Brevo account, under accounts/) and work files.
+        batch_rows: Rows read and normalised per batch.
+        secret_block: Prefect Secret block holding the API key (falls back to BREVO_API_KEY).
+        base_url: Brevo API base URL (default: BREVO_BASE_URL, else https://api.brevo.com/v3).
+        again: Send everything again, even when an earlier run of this command completed.
     """
+    options = import_options(locals())  # the parameters, as the flow was called
     logger = get_run_logger()
     started_at = datetime.now(UTC)
-    options = ImportOptions(
-        paths=tuple(files),
-        list_ids=tuple(list_ids or ()),
-        new_list=new_list,
-        folder_id=folder_id,
-        mapping_file=Path(mapping_file) if mapping_file else None,
-        strict=strict,
-        default_region=default_region,
-        dayfirst=dayfirst,
-        drop_invalid_values=drop_invalid_values,
-        keep=keep,
-        chunk_bytes=chunk_bytes,
-        via=via,
-        update_existing=update_existing,
-        empty_attributes=empty_attributes,
-        email_blacklist=email_blacklist,
-        sms_blacklist=sms_blacklist,
-        disable_notification=disable_notification,
-        notify_url=notify_url,
-        batch_rows=batch_rows,
-        wait_timeout_s=wait_timeout_s,
-        state_dir=Path(state_dir),
-        report_path=Path(report_path) if report_path else None,
-        rejects_path=Path(rejects_path) if rejects_path else None,
-        again=again,
-    )
-    options.check()
     report_file, _ = options.paths_for_reports()
     with ExitStack() as stack:
         client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
@@ -414,12 +476,6 @@ def import_contacts(
         elif run is not None:
             target = resolve_target(client, ledger, options)
             use_url = via == "url" or (via == "auto" and publish and len(prepared.chunks) > 1)
-            if via == "url" and not publish:
-                from etl.errors import InputError
-
-                raise InputError(
-                    "--via url needs a publisher: --publish local or s3://bucket/prefix"
-                )
             publisher = (
                 _publisher(publish, work_dir, publish_host, publish_public_url, s3_endpoint_url)
                 if use_url

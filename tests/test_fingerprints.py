@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from bench.worker import import_attributes
 from etl.fingerprints import quick_fingerprints, siphash64
-from etl.imports.importer import ImportOptions, plan_import, prepare_import
+from etl.imports import ImportOptions, plan_import, prepare_import
 
 # DuckDB's hash() (quick_fingerprints) gives both the same value; they are different contacts.
 PAIR = ["inès.b800000.3271@mail.example.net", "inès.b600000.3871@mail.example.net"]
@@ -40,9 +40,9 @@ def test_siphash64_is_pandas_hash_of_the_same_text() -> None:
 def test_import_keeps_two_contacts_whose_quick_hashes_collide(tmp_path: Path) -> None:
     # The pair's local parts are not ASCII, which Brevo refuses (so the importer does too):
     # the run-wide dedupe is checked on the identifiers' hashes directly.
-    from etl.imports.importer import _decide_duplicates
+    from etl.imports.dedupe import decide_duplicates
 
-    losers, _ = _decide_duplicates(siphash64(pa.array(PAIR)), "last")
+    losers, _ = decide_duplicates(siphash64(pa.array(PAIR)), "last")
     assert not losers.any()
     path = tmp_path / "contacts.csv"
     path.write_text("EMAIL,FIRSTNAME\n" + "".join(f"{e},Inès\n" for e in PAIR), encoding="utf-8")

@@ -57,7 +57,7 @@ def test_the_sandbox_binds_loopback_by_default():
 
 
 def test_the_sandbox_entry_points_default_to_loopback(monkeypatch):
-    from etl.cli.main import sandbox as cli_sandbox
+    from etl.cli.tools import sandbox as cli_sandbox
 
     host = next(p for p in cli_sandbox.params if p.name == "host")
     assert host.default == "127.0.0.1"
@@ -94,7 +94,8 @@ def test_the_receiver_and_the_publisher_bind_loopback_by_default(tmp_path):
 
 
 def test_flows_and_cli_default_their_listeners_to_loopback():
-    from etl.cli.main import export_cmd, import_cmd
+    from etl.cli.exports import export_cmd
+    from etl.cli.imports import import_cmd
     from flows.export_contacts import export_contacts
     from flows.import_contacts import import_contacts
 

@@ -124,6 +124,8 @@ class ContactFilter:
     email_campaign_id: int | None = None
     sms_campaign_id: int | None = None
     import_process_id: int | None = None
+    # Not in any spec: with it, allContacts needs no list (a whole-account export, FACTS.md F7).
+    created_since: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """Return the JSON object Brevo expects."""
@@ -137,6 +139,7 @@ class ContactFilter:
                 "emailCampaignId": self.email_campaign_id,
                 "smsCampaignId": self.sms_campaign_id,
                 "importProcessId": self.import_process_id,
+                "createdSince": self.created_since,
             }
         )
 

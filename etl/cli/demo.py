@@ -16,6 +16,7 @@ from typing import Any
 
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import EnumValue
+from etl.cli.common import _settings
 
 DEMO_ATTRIBUTES: tuple[tuple[str, str, tuple[EnumValue, ...]], ...] = (
     ("GENDER", "category", (EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
@@ -100,9 +101,7 @@ def run_demo(
             "BREVO_POLL_INTERVAL_S": "0.2",
         }
         with _env(env):
-            from etl.settings import BrevoSettings
-
-            with BrevoSettings().client() as client:
+            with _settings().client() as client:
                 folder_id = setup_account(client)
             report = import_contacts(
                 files=[samples],

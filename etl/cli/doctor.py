@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import requests
 
 from etl.brevo.errors import BrevoConfigError, BrevoError
+from etl.cli.common import _settings
 from etl.settings import BrevoSettings
 
 RATE_HEADERS = ("x-sib-ratelimit-limit", "x-sib-ratelimit-remaining", "x-sib-ratelimit-reset")
@@ -24,7 +25,7 @@ class Check:
 
 def run_checks(settings: BrevoSettings | None = None) -> list[Check]:
     """Run every check; later checks are skipped (failed) when an earlier one makes them moot."""
-    settings = settings or BrevoSettings()
+    settings = settings or _settings()
     checks: list[Check] = []
     key = settings.api_key.get_secret_value()
     checks.append(

@@ -8,7 +8,9 @@ May import: ``etl.brevo``, the shared ``etl`` modules, and the value normalising
 from __future__ import annotations
 
 from etl.contacts.ops import (
+    ContactDetails,
     ContactOpError,
+    UpsertResult,
     get_contact_details,
     parse_attr_pairs,
     unlink_from_all_lists,
@@ -16,7 +18,9 @@ from etl.contacts.ops import (
 )
 
 __all__ = [
+    "ContactDetails",
     "ContactOpError",
+    "UpsertResult",
     "get_contact_details",
     "parse_attr_pairs",
     "unlink_from_all_lists",

@@ -23,11 +23,14 @@ import pandas as pd
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import BrevoAPIError, BrevoBadRequest, BrevoNotFound
 from etl.brevo.models import Attribute, CreateContact, UpdateContact
-from etl.imports.csv_io import RawBatch
+from etl.imports.csv import RawBatch
 from etl.imports.mapping import ColumnMapping
 from etl.imports.normalise import NormaliseOptions, build_specs, normalise_batch
 
 BLACKLIST_VALUES = ("0", "1", "")
+
+# An attribute value as Brevo takes it in a contact body, by attribute kind.
+AttributeValue = str | bool | float | int | list[str]
 
 
 class ContactOpError(Exception):
@@ -73,7 +76,7 @@ def normalise_attributes(
     *,
     default_region: str | None = None,
     dayfirst: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, AttributeValue]:
     """Check names against the account and normalise values as the import flow does."""
     known = {a.name for a in attributes}
     unknown = sorted(set(values) - known)
@@ -106,14 +109,14 @@ def normalise_attributes(
             raise ContactOpError(f"attribute {attr}: {message}")
         raise ContactOpError(message)
     row = result.contacts.iloc[0]
-    out: dict[str, Any] = {}
+    out: dict[str, AttributeValue] = {}
     for name in names:
         value = row.get(name, "")
         out[name] = _typed(str(value), specs[name].kind if name in specs else "text")
     return out
 
 
-def _typed(value: str, kind: str) -> Any:
+def _typed(value: str, kind: str) -> AttributeValue:
     if value == "":
         return ""
     if kind == "boolean":

@@ -1,9 +1,13 @@
 """The export path: Brevo's export processes -> downloaded files -> typed, atomic Parquet.
 
-Owns: the options of ``POST /contacts/export`` (``options``), the legacy v2 filters
-(``legacy_filters``), starting, waiting for and downloading exports (``run``), safe unpacking
-(``archive``), reading and merging export files (``merge``), the Parquet layout and atomic
-partitions (``parquet``) and the Great Expectations check of the result (``validate``).
+Owns, in run order: the options of ``POST /contacts/export`` (``options``), the legacy v2
+filters (``legacy_filters``), starting, waiting for and downloading exports (``run``), safe
+unpacking (``archive``), the typed column layout from the account's attributes (``layout``),
+value converters and the account's date formats (``convert``), typed batches from one file
+(``read``), the merge result shared by both merges (``result``), the streaming merge and the
+choice of strategy (``merge``), the grouping merge (``merge_duckdb``), the output location and
+its atomic operations (``output``), the Parquet partitions (``parquet``) and the Great
+Expectations check of the result (``validate``).
 
 May import: ``etl.brevo`` (the client), the shared ``etl.errors``, ``etl.settings``,
 ``etl.progress``, ``etl.fingerprints``. Never ``etl.imports``, ``etl.cli``, ``flows`` or
@@ -16,7 +20,6 @@ from etl.exports.legacy_filters import (
     parse_export_attrib,
 )
 from etl.exports.merge import (
-    ExportFile,
     merge_exports,
 )
 from etl.exports.options import (
@@ -24,12 +27,20 @@ from etl.exports.options import (
     ExportOptions,
     ExportPlan,
     build_export_requests,
+    default_export_attributes,
     plan_exports,
 )
-from etl.exports.parquet import (
+from etl.exports.output import (
     read_high_water_mark,
     write_high_water_mark,
+)
+from etl.exports.parquet import (
+    new_run_id,
     write_partition,
+)
+from etl.exports.read import (
+    ChannelFilter,
+    ExportFile,
 )
 from etl.exports.run import (
     DateSettings,
@@ -45,6 +56,7 @@ from etl.exports.validate import (
 
 __all__ = [
     "SUBSCRIPTION_STATUSES",
+    "ChannelFilter",
     "DateSettings",
     "ExportFile",
     "ExportOptions",
@@ -53,8 +65,10 @@ __all__ = [
     "ExportSummary",
     "build_export_requests",
     "date_settings_from",
+    "default_export_attributes",
     "fetch_date_settings",
     "merge_exports",
+    "new_run_id",
     "parse_export_attrib",
     "plan_exports",
     "read_high_water_mark",

@@ -2,8 +2,10 @@
 
 The v2 API took a Mongo-style JSON filter. Brevo's v3 ``POST /contacts/export`` only knows
 ``customContactFilter`` (plus the deprecated ``contactFilter``), so each supported v2 form maps
-to one or more v3 filters (see ``SUPPORTED_FORMS`` and issue 5). Anything else is refused before
-any call, with a message that lists the forms we understand.
+to one or more v3 filters (see ``SUPPORTED_FORMS`` and issue 5); the forms that name no list
+(``{"blacklisted": 1}``, ``{"sms_bl": 1}`` and their ``0`` twins) run as one whole-account
+export filtered locally on its subscription-status columns (issue 18). Anything else is
+refused before any call, with a message that lists the forms we understand.
 
 Users paste these filters from old docs, blog posts and tickets, so :func:`parse_legacy_filter`
 is tolerant: curly quotes, single quotes, unquoted keys, trailing commas, Python's
@@ -20,6 +22,7 @@ from typing import Any
 
 from etl.brevo.models import ContactFilter
 from etl.errors import InputError
+from etl.exports.read import ChannelFilter
 
 SUPPORTED_FORMS: tuple[str, ...] = (
     '{"listid.id": X}',
@@ -36,9 +39,26 @@ SUPPORTED_FORMS: tuple[str, ...] = (
     '{"blacklisted": 1, "$or": [{"user_history": ...}, {"messages_sent.bnc.r": "h_b", ...}]}'
     " naming campaign X",
     '{"sms_bl": 1}',
+    '{"sms_bl": 0}',
     '{"blacklisted": 1}',
+    '{"blacklisted": 0}',
 )
 
+# Brevo's v3 export has no account-wide "blocklisted" action. A v2 filter that names no list
+# runs as one whole-account export (allContacts + createdSince, FACTS.md F7) with the
+# subscription-status columns, filtered here: contacts in no list are covered too.
+WHOLE_ACCOUNT_SINCE = "2000-01-01T00:00:00.000Z"  # before any Brevo (Sendinblue) account
+WHOLE_ACCOUNT_FILTERS: dict[str, tuple[str, str]] = {
+    # v2 key -> (status column, channel) of the whole-account export
+    "blacklisted": ("_BLOCKLISTED", "email_marketing"),
+    "sms_bl": ("_BLOCKLISTED", "sms_marketing"),
+}
+
+WHOLE_ACCOUNT_NOTE = (
+    "legacy filter {filter} runs as one whole-account export (allContacts with createdSince, "
+    "accepted by Brevo without a list) with the subscription-status columns, filtered locally "
+    "({rule}): contacts in no list are included"
+)
 PER_LIST_NOTE = (
     'legacy filter {"blacklisted": 1} runs as one "unsubscribed" export per list: contacts in no '
     "list are not covered (--allow-deprecated-contact-filter sends the deprecated contactFilter "
@@ -99,12 +119,15 @@ class TranslatedFilter:
         deprecated_contact_filter: set instead of ``filters`` when the deprecated ``contactFilter``
             was explicitly allowed.
         notes: caveats to show the user (coverage gaps, deprecation).
+        row_filter: the rows of a whole-account export to keep (filtered locally); the
+            export must carry that subscription-status column.
     """
 
     filters: tuple[ContactFilter, ...]
     per_list: bool = False
     deprecated_contact_filter: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())
+    row_filter: ChannelFilter | None = None
 
     def for_lists(self, list_ids: Sequence[int]) -> tuple[ContactFilter, ...]:
         """Return the concrete filters: the template once per list when ``per_list``."""
@@ -442,8 +465,8 @@ def translate_legacy_filter(
         actions = {"h_b": "hardBounces", "s_b": "softBounces"}
         if kind not in actions:
             raise _unsupported(raw, f'{bounce} must be "h_b" or "s_b"')
-        campaign = _as_id(norm[sent], raw, sent) if sent in norm else None
-        return _email_action(actions[kind], campaign)
+        bounced_in = _as_id(norm[sent], raw, sent) if sent in norm else None
+        return _email_action(actions[kind], bounced_in)
 
     if "$or" in keys and keys <= {"blacklisted", "$or", sent}:
         if _as_flag(norm.get("blacklisted")) != 1:
@@ -459,24 +482,26 @@ def translate_legacy_filter(
             raise _unsupported(raw, f"the $or form {why}")
         return _email_action("unsubscribed", ids.pop())
 
-    if keys == {"sms_bl"}:
-        if _as_flag(norm["sms_bl"]) != 1:
-            raise _unsupported(raw, "only sms_bl: 1 is supported")
-        return TranslatedFilter(filters=(ContactFilter(action_for_sms_campaigns="unsubscribed"),))
-
-    if keys == {"blacklisted"}:
-        if _as_flag(norm["blacklisted"]) != 1:
-            raise _unsupported(raw, "blacklisted: 0 needs a listid.id")
-        if allow_deprecated_contact_filter:
+    if len(keys) == 1 and next(iter(keys)) in WHOLE_ACCOUNT_FILTERS:
+        key = next(iter(keys))
+        flag = _as_flag(norm[key])
+        if flag is None:
+            raise _unsupported(raw, f"{key} must be 0 or 1")
+        if key == "blacklisted" and flag == 1 and allow_deprecated_contact_filter:
             return TranslatedFilter(
                 filters=(),
                 deprecated_contact_filter={"blacklisted": True},
                 notes=(DEPRECATED_NOTE,),
             )
+        column, channel = WHOLE_ACCOUNT_FILTERS[key]
+        keep = ChannelFilter(column, channel, present=bool(flag))
+        note = WHOLE_ACCOUNT_NOTE.format(filter=_show({key: flag}), rule=keep.describe())
         return TranslatedFilter(
-            filters=(ContactFilter(action_for_contacts="unsubscribed"),),
-            per_list=True,
-            notes=(PER_LIST_NOTE,),
+            filters=(
+                ContactFilter(action_for_contacts="allContacts", created_since=WHOLE_ACCOUNT_SINCE),
+            ),
+            notes=(note,),
+            row_filter=keep,
         )
 
     raise _unsupported(raw)

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from etl.brevo.models import (
@@ -29,11 +30,17 @@ from etl.brevo.models import (
     ACTIONS_FOR_EMAIL_CAMPAIGNS,
     ACTIONS_FOR_SMS_CAMPAIGNS,
     EMAIL_ACTIONS_NEEDING_CAMPAIGN,
+    Attribute,
     ContactFilter,
     ExportRequest,
 )
 from etl.errors import InputError
-from etl.exports.legacy_filters import parse_export_attrib, translate_legacy_filter
+from etl.exports.legacy_filters import (
+    WHOLE_ACCOUNT_SINCE,
+    parse_export_attrib,
+    translate_legacy_filter,
+)
+from etl.exports.read import ChannelFilter
 
 SUBSCRIPTION_STATUSES: tuple[str, ...] = ("email_marketing", "sms_marketing")
 METADATA_FIELDS: tuple[str, ...] = ("_listIds", "ADDED_TIME", "MODIFIED_TIME")
@@ -66,6 +73,8 @@ class ExportOptions:
     disable_frontend_notification: bool = False
     legacy_filter: str | None = None
     allow_deprecated_contact_filter: bool = False
+    all_contacts: bool = False
+    created_since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,44 @@ class ExportPlan:
     requests: tuple[tuple[str, ExportRequest], ...]
     notes: tuple[str, ...] = field(default=())
     timestamp_columns: tuple[str, ...] = ()
+    row_filter: ChannelFilter | None = None  # rows to keep, filtered locally after download
+
+
+# Attribute categories exported by default: the contact's own values. Transactional,
+# calculated and global attributes are not per-contact columns of an export.
+DEFAULT_ATTRIBUTE_CATEGORIES: tuple[str, ...] = ("normal", "category")
+
+
+def default_export_attributes(attributes: Iterable[Attribute]) -> tuple[str, ...]:
+    """The attributes exported without ``--attributes``: every contact attribute of the account.
+
+    EMAIL is left out: it is a mandatory attribute, exported anyway.
+    """
+    names = (
+        a.name.upper()
+        for a in attributes
+        if a.category in DEFAULT_ATTRIBUTE_CATEGORIES and a.name.upper() != "EMAIL"
+    )
+    return tuple(dict.fromkeys(names))
+
+
+def created_since_value(value: str) -> str:
+    """``createdSince`` from a date (``2026-01-31``) or an ISO date-time (naive means UTC).
+
+    Raises:
+        InputError: not a date or date-time.
+    """
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"--created-since must be a date (2026-01-31) or an ISO date-time, got {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _as_seq(values: str | Iterable[str]) -> Iterable[str]:
@@ -191,9 +238,10 @@ def validate_contact_filter(flt: ContactFilter) -> None:
         )
     if flt.list_id is not None and flt.segment_id is not None:
         raise InputError("one export filter cannot take both a list id and a segment id")
+    whole_account = flt.action_for_contacts == "allContacts" and flt.created_since is not None
     if flt.action_for_contacts:
         _choice(flt.action_for_contacts, ACTIONS_FOR_CONTACTS, "contacts action")
-        if flt.list_id is None and flt.segment_id is None:
+        if flt.list_id is None and flt.segment_id is None and not whole_account:
             raise InputError(
                 f"action {flt.action_for_contacts!r} (actionForContacts) needs a list id or a "
                 "segment id"
@@ -220,6 +268,9 @@ def validate_contact_filter(flt: ContactFilter) -> None:
 
 def _label(flt: ContactFilter) -> str:
     """Short stable label of a filter, e.g. ``list:3`` or ``openers:campaign:7``."""
+    if flt.action_for_contacts and flt.list_id is None and flt.segment_id is None:
+        since = (flt.created_since or "")[:10]
+        return f"all-contacts:since:{since}"
     if flt.action_for_contacts:
         target = f"list:{flt.list_id}" if flt.list_id is not None else f"segment:{flt.segment_id}"
         if flt.action_for_contacts != "allContacts":
@@ -236,8 +287,19 @@ def _label(flt: ContactFilter) -> str:
     return f"sms-{flt.action_for_sms_campaigns}:{where}"
 
 
-def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> ExportPlan:
+def plan_exports(
+    opts: ExportOptions,
+    *,
+    all_list_ids: Sequence[int] = (),
+    default_attributes: Sequence[str] = (),
+) -> ExportPlan:
     """Validate ``opts`` and return the exports to run, with notes.
+
+    Args:
+        opts: the run's options.
+        all_list_ids: the account's lists (per-list legacy filters).
+        default_attributes: exported when ``opts.attributes`` is empty
+            (:func:`default_export_attributes` of the account's attributes).
 
     Raises:
         InputError: any combination Brevo would reject, with the reason.
@@ -248,6 +310,8 @@ def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> Ex
             "--no-mandatory-attributes needs --attributes (Brevo requires exportAttributes when "
             "exportMandatoryAttributes is false)"
         )
+    if not attributes and default_attributes:
+        attributes = parse_export_attrib(list(default_attributes))
     metadata = normalise_metadata(opts.metadata)
     statuses = tuple(
         dict.fromkeys(
@@ -280,6 +344,8 @@ def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> Ex
     filters: list[ContactFilter] = []
     notes: list[str] = []
     deprecated: dict[str, object] | None = None
+    row_filter: ChannelFilter | None = None
+    created_since = created_since_value(opts.created_since) if opts.created_since else None
 
     if opts.allow_deprecated_contact_filter and not opts.legacy_filter:
         raise InputError("--allow-deprecated-contact-filter only applies to --legacy-filter")
@@ -295,6 +361,7 @@ def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> Ex
                 ("--sms-campaign-action", opts.sms_campaign_action),
                 ("--sms-campaign-id", sms_id),
                 ("--import-process-id", import_id),
+                ("--all-contacts", opts.all_contacts),
             )
             if given
         ]
@@ -308,6 +375,12 @@ def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> Ex
             allow_deprecated_contact_filter=opts.allow_deprecated_contact_filter,
         )
         notes.extend(translated.notes)
+        row_filter = translated.row_filter
+        if created_since is not None and row_filter is None:
+            raise InputError(
+                "--created-since only applies to --all-contacts (or a legacy filter that names "
+                "no list)"
+            )
         if translated.deprecated_contact_filter is not None:
             deprecated = dict(translated.deprecated_contact_filter)
         elif translated.per_list:
@@ -318,9 +391,47 @@ def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> Ex
                     "has no lists (or none were given)"
                 )
             filters.extend(translated.for_lists(account_lists))
+        elif row_filter is not None:
+            filters.extend(
+                replace(f, created_since=created_since or f.created_since)
+                for f in translated.filters
+            )
         else:
             filters.extend(translated.filters)
+    elif opts.all_contacts:
+        others = [
+            name
+            for name, given in (
+                ("--list-id", list_ids),
+                ("--segment-id", segment_ids),
+                ("--import-process-id", import_id),
+                ("--email-campaign-action", opts.email_campaign_action),
+                ("--sms-campaign-action", opts.sms_campaign_action),
+            )
+            if given
+        ]
+        if others:
+            raise InputError(
+                f"--all-contacts cannot be combined with {', '.join(others)}: it exports the "
+                "whole account"
+            )
+        if action not in (None, "allContacts"):
+            raise InputError(
+                f"--all-contacts exports every contact; --action {action} needs --list-id or "
+                "--segment-id"
+            )
+        if created_since is None:
+            created_since = WHOLE_ACCOUNT_SINCE
+            notes.append(
+                f"--all-contacts without --created-since: every contact created since "
+                f"{WHOLE_ACCOUNT_SINCE[:10]} (Brevo needs createdSince for a whole-account export)"
+            )
+        filters.append(
+            ContactFilter(action_for_contacts="allContacts", created_since=created_since)
+        )
     else:
+        if created_since is not None:
+            raise InputError("--created-since only applies to --all-contacts")
         if action and not (list_ids or segment_ids):
             raise InputError(
                 f"--action {action} (actionForContacts) needs --list-id or --segment-id"
@@ -364,12 +475,15 @@ def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> Ex
             raise InputError("--sms-campaign-id needs --sms-campaign-action")
         if not filters:
             raise InputError(
-                "nothing to export: give --list-id, --segment-id, --email-campaign-action, "
-                "--sms-campaign-action or --legacy-filter"
+                "nothing to export: give --all-contacts, --list-id, --segment-id, "
+                "--email-campaign-action, --sms-campaign-action or --legacy-filter"
             )
 
     for flt in filters:
         validate_contact_filter(flt)
+    if row_filter is not None and row_filter.channel not in statuses:
+        # The local filter reads the subscription-status columns: ask for its channel too.
+        statuses = (*statuses, row_filter.channel)
 
     def request(
         flt: ContactFilter | None, contact_filter: dict[str, object] | None
@@ -400,6 +514,7 @@ def plan_exports(opts: ExportOptions, *, all_list_ids: Sequence[int] = ()) -> Ex
         requests=tuple(planned.items()),
         notes=tuple(notes),
         timestamp_columns=tuple(dict.fromkeys(timestamps)),
+        row_filter=row_filter,
     )
 
 

@@ -1,72 +1,76 @@
-"""Write the merged export as a Parquet partition that a warehouse can load as it is.
+"""Write the merged export as Parquet files that a warehouse loads incrementally.
 
-Layout under ``OUT`` (a local path or any pyarrow filesystem URI such as ``s3://bucket/prefix``)::
+Layout under ``OUT`` (a local path or any pyarrow filesystem URI such as ``s3://bucket/prefix``;
+see ``etl.exports.output``)::
 
-    OUT/contacts/export_date=YYYY-MM-DD/part-0000.parquet ...   the day's rows (zstd)
-    OUT/contacts/_manifests/<run_id>.json                       what a run wrote, for loaders
-    OUT/contacts/_current/export_date=YYYY-MM-DD.json           the manifest of the live partition
-    OUT/contacts/_state/high_water_mark.json                    last MODIFIED_TIME (--incremental)
+    OUT/contacts/export_date=YYYY-MM-DD/run=<run_id>/part-0000.parquet ...   one run's rows (zstd)
+    OUT/contacts/_manifests/<run_id>.json                  what a run wrote, for loaders
+    OUT/contacts/_current/export_date=YYYY-MM-DD.json      the day's complete runs and their files
 
-Atomicity. A reader must never see half a day, or a day twice:
+Runs only add. Every run writes its own ``run=<run_id>`` directory under the day's partition and
+never touches what earlier runs wrote, so two runs on the same day (``--incremental`` ones in
+particular) both stay readable. Run ids start with the run's UTC start time
+(``20261201T101500123456Z-3f9a1c``), so they sort in run order. A loader rebuilds the current
+state of every contact by keeping, per contact, the row with the greatest
+``(modified_time, run)`` (docs/exports.md has the contract and a DuckDB query).
+
+Atomicity. A reader must never see half a run:
 
 * Local filesystems: the files are written in a hidden sibling directory
   (``contacts/.tmp-...``, which ``export_date=*`` globs and Hive-style readers ignore) and then
-  swapped in with ``rename``. On Linux an existing partition is exchanged atomically with
-  ``renameat2(RENAME_EXCHANGE)``; elsewhere the old one is renamed away first, so for an instant
-  the day is missing (never doubled, never half). A failure before the swap removes the
-  temporary directory and leaves the previous partition untouched.
-* Object stores (S3, GCS...), where rename is a copy: new files get run-unique names inside the
-  partition, then the run manifest and ``_current/export_date=...json`` are written last (a single
-  PUT is atomic), then the previous run's files are deleted. **Loaders on object stores must read
-  the file list from** ``_current/export_date=YYYY-MM-DD.json`` (or the run manifest), not by
-  listing the prefix, which briefly shows both runs' files.
+  renamed into place as ``run=<run_id>`` in one ``rename``. A failure before the rename removes
+  the temporary directory; earlier runs are never touched.
+* Object stores (S3, GCS...), where rename is a copy: the files go straight to the run's
+  directory, then the run manifest and ``_current/export_date=...json`` are written last (a
+  single PUT is atomic). **Loaders on object stores must read the file lists from the run
+  manifests** (or ``_current``), not by listing the prefix, which shows a run being written.
+
+Part files are named after the merge stream that wrote them (``part-<stream>.parquet``, then
+``part-<stream>-<n>.parquet`` past ``max_rows_per_file``), so names never depend on which
+writer thread finished first.
 
 Each file carries key-value metadata: ``schema_version``, ``run_id``, ``export_date``, the
-caller's metadata (process ids, filters...), ``rows`` (this file), ``partition_rows``,
-``merged_rows`` and ``rows_per_source`` (JSON).
+caller's metadata (process ids, filters...), ``rows`` (this file), ``partition_rows`` (the run's
+rows), ``merged_rows`` and ``rows_per_source`` (JSON).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
 import json
 import logging
 import os
 import re
-import shutil
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from etl.errors import InputError
-from etl.exports.merge import (
-    IDENTIFIER_COLUMNS,
-    SCHEMA_VERSION,
-    DuplicateIdentifiers,
-    MergeResult,
-    filter_modified_since,
+from etl.exports.layout import IDENTIFIER_COLUMNS, SCHEMA_VERSION
+from etl.exports.output import (
+    delete_dir,
+    delete_files,
+    is_local,
+    resolve_output,
+    sweep_stale_staging,
+    write_bytes_atomic,
 )
 
+# A module-level name that write_partition looks up when it runs, so that a fault test can
+# pause a run just before the swap (tests/faults/_probe.py).
+from etl.exports.output import swap_in_local as _swap_in_local
+from etl.exports.result import DuplicateIdentifiers, MergeResult
+
 __all__ = [
-    "SCHEMA_VERSION",
+    "RUN_DIR_PREFIX",
     "WrittenPartition",
-    "filter_modified_since",
-    "read_high_water_mark",
-    "resolve_output",
-    "write_high_water_mark",
+    "new_run_id",
     "write_partition",
 ]
 
@@ -78,139 +82,28 @@ COMPRESSION_LEVEL = 1
 ROW_GROUP_ROWS = 100_000
 MAX_ROWS_PER_FILE = 10_000_000
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-# A staging directory untouched this long belongs to a run that died before its rename (a
-# crash or a kill): no live writer leaves one idle for hours, so the next run removes it.
-STALE_STAGING_S = 6 * 3600
+RUN_DIR_PREFIX = "run="
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id that sorts in run order: the UTC start time to the microsecond, then 6 hex."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
 class WrittenPartition:
     """What :func:`write_partition` published."""
 
-    path: str
+    path: str  # the run's directory: export_date=YYYY-MM-DD/run=<run_id>
     files: tuple[str, ...]
     rows: int
     manifest_path: str
     export_date: date
     rows_per_file: tuple[int, ...] = ()
     current_manifest_path: str = ""
-
-
-# --------------------------------------------------------------------------- filesystem helpers
-
-
-def resolve_output(
-    out: str, filesystem: pafs.FileSystem | None = None
-) -> tuple[pafs.FileSystem, str, str]:
-    """Return ``(filesystem, root path in it, prefix that turns a path back into a URI)``."""
-    if filesystem is not None:
-        return filesystem, out.rstrip("/"), ""
-    if "://" in out:
-        scheme = out.split("://", 1)[0]
-        try:
-            fs, path = pafs.FileSystem.from_uri(out)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-            raise InputError(f"cannot open output {out!r}: {exc}") from exc
-        if isinstance(fs, pafs.LocalFileSystem):
-            return fs, path.rstrip("/") or "/", ""
-        return fs, path.rstrip("/"), f"{scheme}://"
-    return pafs.LocalFileSystem(), str(Path(out).expanduser().resolve()), ""
-
-
-def _is_local(fs: pafs.FileSystem) -> bool:
-    return isinstance(fs, pafs.LocalFileSystem)
-
-
-def _write_bytes_atomic(fs: pafs.FileSystem, path: str, data: bytes) -> None:
-    """Local: temp file + rename; object stores: one PUT (atomic there)."""
-    parent = path.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
-    if _is_local(fs):
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return
-    with fs.open_output_stream(path) as stream:
-        stream.write(data)
-
-
-def _delete_dir(fs: pafs.FileSystem, path: str) -> None:
-    with contextlib.suppress(FileNotFoundError, OSError):
-        if _is_local(fs):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            fs.delete_dir(path)
-
-
-def _delete_files(fs: pafs.FileSystem, paths: Iterable[str]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError, OSError):
-            fs.delete_file(path)
-
-
-def _rename_exchange(a: str, b: str) -> bool:
-    """Atomically swap two paths (Linux ``renameat2``); False when the platform cannot."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), a)
-
-
-def _sweep_stale_staging(contacts: str, part_name: str) -> None:
-    """Remove hidden staging directories of ``part_name`` left by runs that died long ago."""
-    now = time.time()
-    for path in Path(contacts).glob(f".tmp-{part_name}-*"):
-        try:
-            idle = now - path.stat().st_mtime
-        except OSError:
-            continue
-        if path.is_dir() and idle > STALE_STAGING_S:
-            logger.info("removing %s, left by a run that did not finish", path.name)
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _swap_in_local(staging: str, partition: str) -> None:
-    """Publish ``staging`` as ``partition`` with renames; removes the previous partition."""
-    new, live = Path(staging), Path(partition)
-    if not live.exists():
-        try:
-            new.rename(live)
-            return
-        except OSError as exc:
-            # A concurrent run published the day meanwhile: fall through and replace it.
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-    if _rename_exchange(staging, partition):
-        shutil.rmtree(new, ignore_errors=True)  # it now holds the previous partition
-        return
-    old = live.with_name(f".old-{live.name}-{uuid.uuid4().hex[:8]}")
-    live.rename(old)
-    try:
-        new.rename(live)
-    except BaseException:
-        old.rename(live)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    day_path: str = ""  # the day's partition: export_date=YYYY-MM-DD
+    run_id: str = ""
 
 
 # --------------------------------------------------------------------------- writing
@@ -219,7 +112,7 @@ def _swap_in_local(staging: str, partition: str) -> None:
 _NO_DICTIONARY_KINDS = frozenset({"timestamp", "float", "date"})
 
 
-def _writer_options(schema: pa.Schema) -> dict[str, Any]:
+def _writer_options(schema: pa.Schema) -> dict[str, list[str]]:
     """Dictionary-encode repetitive columns only; statistics for scalar columns only."""
     dictionary: list[str] = []
     statistics: list[str] = []
@@ -238,18 +131,21 @@ def _writer_options(schema: pa.Schema) -> dict[str, Any]:
 
 
 class _FileNames:
-    """``part-0000.parquet``, ``part-0001.parquet``... shared by the writer threads."""
+    """``part-<stream>.parquet``, then ``part-<stream>-0001.parquet``...: one stream's file names.
 
-    def __init__(self, directory: str, suffix: str) -> None:
+    Named by stream index, not by a shared counter, so that parallel writer threads cannot race
+    for names and a re-run of the same merge gives the same names.
+    """
+
+    def __init__(self, directory: str, stream: int) -> None:
         self.directory = directory
-        self.suffix = suffix
+        self.stream = stream
         self.next = 0
-        self.lock = threading.Lock()
 
     def __call__(self) -> str:
-        with self.lock:
-            index, self.next = self.next, self.next + 1
-        return f"{self.directory}/part-{index:04d}{self.suffix}.parquet"
+        index, self.next = self.next, self.next + 1
+        tail = f"-{index:04d}" if index else ""
+        return f"{self.directory}/part-{self.stream:04d}{tail}.parquet"
 
 
 class _StreamWriter:
@@ -343,7 +239,7 @@ def _streams_of(
     return [lambda: iter(batches)]
 
 
-def _metadata_value(metadata: Mapping[str, str], name: str) -> Any:
+def _metadata_value(metadata: Mapping[str, str], name: str) -> object:
     """``name`` or any namespaced ``<prefix>.name`` key of the caller's metadata, decoded."""
     for key, value in metadata.items():
         if key == name or key.endswith(f".{name}"):
@@ -351,7 +247,7 @@ def _metadata_value(metadata: Mapping[str, str], name: str) -> Any:
     return None
 
 
-def _json_or_text(value: str) -> Any:
+def _json_or_text(value: str) -> object:
     try:
         return json.loads(value)
     except (TypeError, ValueError):
@@ -371,10 +267,10 @@ def write_partition(
     max_rows_per_file: int = MAX_ROWS_PER_FILE,
     max_workers: int | None = None,
 ) -> WrittenPartition:
-    """Write one day's partition atomically, replacing a previous run of the same day whole.
+    """Write one run's files atomically under the day's partition; earlier runs stay as they are.
 
-    A :class:`~etl.exports.merge.MergeResult`'s streams are written in parallel, one file each. When a
-    single-source merge turns out to repeat a contact, the merge is regrouped and the partition
+    A :class:`~etl.exports.result.MergeResult`'s streams are written in parallel, one file each. When a
+    single-source merge turns out to repeat a contact, the merge is regrouped and the run
     written again (the repeat never becomes visible).
 
     Args:
@@ -384,7 +280,8 @@ def write_partition(
         export_date: the partition's date.
         metadata: key-value metadata for every file and the manifest (process ids, filters...);
             values that are JSON text are decoded in the manifest.
-        run_id: names the run manifest; letters, digits, ``_.-``.
+        run_id: names the run's directory and manifest (:func:`new_run_id`); letters, digits,
+            ``_.-``. Writing a run id again replaces that run whole.
         filesystem: use this filesystem (``out`` is then a path inside it).
 
     Raises:
@@ -396,7 +293,9 @@ def write_partition(
     contacts = f"{root}/contacts"
     part_name = f"export_date={export_date.isoformat()}"
     partition = f"{contacts}/{part_name}"
-    local = _is_local(fs)
+    run_name = f"{RUN_DIR_PREFIX}{run_id}"
+    run_dir = f"{partition}/{run_name}"
+    local = is_local(fs)
     token = uuid.uuid4().hex[:10]
     base_meta = {
         **{k: str(v) for k, v in (schema.metadata or {}).items()},
@@ -409,22 +308,21 @@ def write_partition(
     file_schema = schema.with_metadata(base_meta)
 
     if local:
-        _sweep_stale_staging(contacts, part_name)
+        sweep_stale_staging(contacts, part_name)
     result = result_or_batches
     for attempt in (1, 2):
-        staging = f"{contacts}/.tmp-{part_name}-{run_id}-{token}-{attempt}" if local else partition
+        staging = f"{contacts}/.tmp-{part_name}-{run_id}-{token}-{attempt}" if local else run_dir
         fs.create_dir(staging, recursive=True)
-        next_path = _FileNames(staging, "" if local else f"-{token}")
         streams = _streams_of(result)
         writers = [
             _StreamWriter(
                 fs=fs,
                 schema=file_schema,
-                next_path=next_path,
+                next_path=_FileNames(staging, index),
                 row_group_rows=row_group_rows,
                 max_rows_per_file=max_rows_per_file,
             )
-            for _ in streams
+            for index, _ in enumerate(streams)
         ]
         try:
             workers = max_workers or min(len(streams), os.cpu_count() or 1)
@@ -469,16 +367,17 @@ def write_partition(
         break
 
     files = sorted(path for w in writers for path, _ in w.open)
-    final_files = [f"{partition}/{path.rsplit('/', 1)[1]}" for path in files]
+    final_files = [f"{run_dir}/{path.rsplit('/', 1)[1]}" for path in files]
     rows_by_path = {path: r for w in writers for (path, _), r in zip(w.open, w.rows, strict=True)}
     rows_per_file = tuple(rows_by_path[path] for path in files)
-    manifest = {
+    manifest: dict[str, object] = {
         "run_id": run_id,
         "export_date": export_date.isoformat(),
         "schema_version": SCHEMA_VERSION,
         "partition": f"contacts/{part_name}",
+        "run_dir": f"contacts/{part_name}/{run_name}",
         "files": [
-            {"path": f"contacts/{part_name}/{p.rsplit('/', 1)[1]}", "rows": r}
+            {"path": f"contacts/{part_name}/{run_name}/{p.rsplit('/', 1)[1]}", "rows": r}
             for p, r in zip(final_files, rows_per_file, strict=True)
         ],
         "rows": sum(rows_per_file),
@@ -500,76 +399,70 @@ def write_partition(
     current_path = f"{contacts}/_current/{part_name}.json"
 
     if local:
-        _swap_in_local(staging, partition)
-        _write_bytes_atomic(fs, manifest_path, data)
-        _write_bytes_atomic(fs, current_path, data)
-    else:
-        previous = [
-            info.path
-            for info in fs.get_file_info(pafs.FileSelector(partition, allow_not_found=True))
-            if info.type == pafs.FileType.File and info.path not in set(final_files)
-        ]
-        _write_bytes_atomic(fs, manifest_path, data)
-        _write_bytes_atomic(fs, current_path, data)  # the commit point for loaders
-        _delete_files(fs, previous)
+        fs.create_dir(partition, recursive=True)
+        _swap_in_local(staging, run_dir)
+    write_bytes_atomic(fs, manifest_path, data)  # object stores: the run's commit point
+    write_bytes_atomic(fs, current_path, _day_index(fs, contacts, part_name, export_date))
     if isinstance(result, MergeResult):
         result.close()
     return WrittenPartition(
-        path=uri_prefix + partition,
+        path=uri_prefix + run_dir,
         files=tuple(uri_prefix + p for p in final_files),
         rows=sum(rows_per_file),
         manifest_path=uri_prefix + manifest_path,
         export_date=export_date,
         rows_per_file=rows_per_file,
         current_manifest_path=uri_prefix + current_path,
+        day_path=uri_prefix + partition,
+        run_id=run_id,
     )
+
+
+def _day_index(fs: pafs.FileSystem, contacts: str, part_name: str, export_date: date) -> bytes:
+    """``_current/export_date=...json``: every complete run of the day (with a manifest), in order.
+
+    Rebuilt from the runs' directories and manifests rather than updated in place, so a run that
+    died before its manifest is left out, and two runs finishing together both end up listed
+    by whichever writes last.
+    """
+    runs: list[dict[str, object]] = []
+    selector = pafs.FileSelector(f"{contacts}/{part_name}", allow_not_found=True)
+    names = sorted(
+        info.base_name
+        for info in fs.get_file_info(selector)
+        if info.type == pafs.FileType.Directory and info.base_name.startswith(RUN_DIR_PREFIX)
+    )
+    for name in names:
+        run_id = name[len(RUN_DIR_PREFIX) :]
+        try:
+            with fs.open_input_stream(f"{contacts}/_manifests/{run_id}.json") as stream:
+                manifest = json.loads(stream.read().decode())
+        except (FileNotFoundError, OSError, ValueError):
+            continue  # a run still being written (object stores) or not this layout's
+        runs.append(
+            {
+                "run_id": run_id,
+                "manifest": f"contacts/_manifests/{run_id}.json",
+                "rows": manifest.get("rows", 0),
+                "files": manifest.get("files", []),
+            }
+        )
+    index = {
+        "export_date": export_date.isoformat(),
+        "schema_version": SCHEMA_VERSION,
+        "partition": f"contacts/{part_name}",
+        "runs": runs,
+        "files": [f for run in runs for f in run["files"]],  # type: ignore[attr-defined]
+        "rows": sum(int(run["rows"]) for run in runs),  # type: ignore[call-overload]
+        "written_at": datetime.now(UTC).isoformat(),
+    }
+    return json.dumps(index, indent=2, sort_keys=True, default=str).encode()
 
 
 def _discard(
     fs: pafs.FileSystem, staging: str, writers: list[_StreamWriter], *, local: bool
 ) -> None:
     if local:
-        _delete_dir(fs, staging)
+        delete_dir(fs, staging)
     else:
-        _delete_files(fs, [path for w in writers for path, _ in w.open])
-
-
-# --------------------------------------------------------------------------- incremental state
-
-
-def _state_path(root: str) -> str:
-    return f"{root}/contacts/_state/high_water_mark.json"
-
-
-def read_high_water_mark(out: str, *, filesystem: pafs.FileSystem | None = None) -> datetime | None:
-    """The ``MODIFIED_TIME`` high-water mark of the last incremental run, or None."""
-    fs, root, _ = resolve_output(out, filesystem)
-    path = _state_path(root)
-    try:
-        with fs.open_input_stream(path) as stream:
-            raw = json.loads(stream.read().decode())
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
-            return None
-        raise
-    value = raw.get("modified_time") if isinstance(raw, dict) else None
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def write_high_water_mark(
-    out: str, ts: datetime, *, filesystem: pafs.FileSystem | None = None
-) -> None:
-    """Remember ``ts`` (naive means UTC) as the next ``--incremental`` run's lower bound."""
-    fs, root, _ = resolve_output(out, filesystem)
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    body = {
-        "modified_time": ts.astimezone(UTC).isoformat(),
-        "written_at": datetime.now(UTC).isoformat(),
-    }
-    _write_bytes_atomic(fs, _state_path(root), json.dumps(body, indent=2).encode())
+        delete_files(fs, [path for w in writers for path, _ in w.open])

@@ -21,7 +21,8 @@ from etl.brevo.errors import BrevoError, ExportLinkExpired, SubmissionUncertain
 from etl.brevo.models import AccountInfo, Attribute, DateTimePreferences, ExportRequest, Process
 from etl.errors import InputError
 from etl.exports.archive import safe_extract_zip
-from etl.exports.merge import DATE_FORMATS, TIME_FORMATS, ExportFile, ParseSettings
+from etl.exports.convert import DATE_FORMATS, TIME_FORMATS, ParseSettings
+from etl.exports.read import ExportFile
 
 logger = logging.getLogger(__name__)
 
@@ -350,6 +351,8 @@ class ExportSummary:
     modified_since: str | None = None
     warnings: list[str] = field(default_factory=list)
     date_times: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""  # ``partition`` is this run's directory, ``day_partition`` its day's
+    day_partition: str = ""
 
 
 def attribute_names(attributes: Sequence[Attribute]) -> list[str]:

@@ -71,7 +71,7 @@ def _load(
 def _list_ids_column(schema: pa.Schema) -> str | None:
     for fld in schema:
         if (fld.metadata or {}).get(b"brevo_type") == b"list_ids":
-            return fld.name
+            return str(fld.name)
     for name in ("list_ids", "_listIds"):
         if name in schema.names:
             return name
@@ -115,8 +115,26 @@ def validate_merged(
             default it is read from the ``_sources`` column (distinct export labels).
         filtered: rows were dropped on purpose (``--modified-since``); the count check is ``<=``.
     """
+    # Expectations come from their defining modules: great_expectations.expectations re-exports
+    # them without __all__, which strict mypy does not accept.
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.core.expect_column_to_exist import ExpectColumnToExist
+    from great_expectations.expectations.core.expect_column_values_to_be_in_set import (
+        ExpectColumnValuesToBeInSet,
+    )
+    from great_expectations.expectations.core.expect_column_values_to_be_unique import (
+        ExpectColumnValuesToBeUnique,
+    )
+    from great_expectations.expectations.core.expect_column_values_to_not_be_null import (
+        ExpectColumnValuesToNotBeNull,
+    )
+    from great_expectations.expectations.core.expect_table_row_count_to_be_between import (
+        ExpectTableRowCountToBeBetween,
+    )
+    from great_expectations.expectations.core.expect_table_row_count_to_equal import (
+        ExpectTableRowCountToEqual,
+    )
 
     schema, _ = _load(parquet_or_table, None, filesystem)
     list_ids = _list_ids_column(schema)
@@ -151,21 +169,18 @@ def validate_merged(
         .get_batch(batch_parameters={"dataframe": dataframe})
     )
     suite = gx.ExpectationSuite(name=SUITE_NAME)
-    expectations = gx.expectations
-    suite.add_expectation(expectations.ExpectColumnToExist(column=identifier))
+    suite.add_expectation(ExpectColumnToExist(column=identifier))
     notes: list[str] = []
     if identifier in dataframe.columns:
-        suite.add_expectation(expectations.ExpectColumnValuesToNotBeNull(column=identifier))
-        suite.add_expectation(expectations.ExpectColumnValuesToBeUnique(column=identifier))
+        suite.add_expectation(ExpectColumnValuesToNotBeNull(column=identifier))
+        suite.add_expectation(ExpectColumnValuesToBeUnique(column=identifier))
     if list_ids is not None:
-        suite.add_expectation(
-            expectations.ExpectColumnValuesToBeInSet(column=LIST_IDS_OK, value_set=[True])
-        )
+        suite.add_expectation(ExpectColumnValuesToBeInSet(column=LIST_IDS_OK, value_set=[True]))
     at_most = exports_merged > 1 or filtered
     if total_records is not None:
         if at_most:
             suite.add_expectation(
-                expectations.ExpectTableRowCountToBeBetween(min_value=0, max_value=total_records)
+                ExpectTableRowCountToBeBetween(min_value=0, max_value=total_records)
             )
             why = (
                 f"{exports_merged} exports were merged"
@@ -177,7 +192,7 @@ def validate_merged(
                 f"before folding duplicates/filtering, so the check is rows <= {total_records}"
             )
         else:
-            suite.add_expectation(expectations.ExpectTableRowCountToEqual(value=total_records))
+            suite.add_expectation(ExpectTableRowCountToEqual(value=total_records))
     result = batch.validate(suite)
     failures = tuple(
         _describe(r, identifier=identifier, list_ids=list_ids, total=total_records)

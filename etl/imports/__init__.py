@@ -1,10 +1,17 @@
 """The import path, in run order: CSV files -> checked, normalised chunks -> Brevo, exactly once.
 
-Owns: options and planning (``importer``), the CSV sniffer and reader (``csv_io``), header
-mapping (``mapping``), value normalising (``normalise``), Great Expectations checks
-(``validate``), the ``;`` body (``body``), the rejects file (``rejects``), the per-account
-ledger of runs and chunks (``ledger``), chunk publishing for ``fileUrl`` (``publish``), and
-what Brevo did with each chunk (``outcomes``).
+Owns, in run order: the run's options (``options``), planning (``plan``), the CSV sniffer and
+reader (``csv``), header mapping (``mapping``), value normalising, one module per value family
+(``normalise``), Great Expectations checks (``validate``), pass 1 and 2 of the local half
+(``prepare``, with the ``spill`` between them and the run-wide ``dedupe``), the ``;`` body
+(``body``), the rejects file (``rejects``), the per-account ledger of runs and chunks
+(``ledger``) and which run an invocation is (``runs``), chunk publishing for ``fileUrl``
+(``publish``), the target lists (``target``), sending each chunk exactly once (``submit``, with
+``reconcile`` for lost submissions), what Brevo did with each chunk (``outcomes``), and the
+report (``report``).
+
+Each phase is a plain function over small, serialisable values (paths, ids, dataclasses), so the
+Prefect flow wraps one task around each and the CLI or a test can call them directly.
 
 May import: ``etl.brevo`` (the client), the shared ``etl.errors``, ``etl.settings``,
 ``etl.progress``, ``etl.fingerprints``. Never ``etl.exports``, ``etl.cli``, ``flows`` or
@@ -13,37 +20,37 @@ May import: ``etl.brevo`` (the client), the shared ``etl.errors``, ``etl.setting
 
 from __future__ import annotations
 
-from etl.imports.importer import (
-    AccountScope,
+from etl.imports.ledger import DEFAULT_STATE_DIR, Ledger
+from etl.imports.options import ImportOptions
+from etl.imports.plan import ImportPlan, plan_import
+from etl.imports.prepare import (
     ChunkFile,
-    ChunkOutcome,
     FileStage,
-    ImportOptions,
-    ImportPlan,
-    ImportReport,
     PreparedImport,
+    finish_prepare,
+    normalise_file,
+    prepare_import,
+)
+from etl.imports.publish import LocalFilePublisher, Publisher, S3Publisher
+from etl.imports.reconcile import ReconcileAmbiguous, reconcile_uncertain
+from etl.imports.report import ImportReport, build_report, write_report
+from etl.imports.runs import (
+    AccountScope,
     RunDecision,
-    Target,
-    account_chunk,
     account_scope,
     begin_run,
-    build_report,
-    finish_prepare,
     newest_process_id,
-    normalise_file,
     open_ledger,
-    plan_import,
-    prepare_import,
-    remembered_target,
-    resolve_target,
     run_fingerprint,
+)
+from etl.imports.submit import (
+    ChunkOutcome,
+    account_chunk,
     submit_chunk,
     wait_chunk,
     write_refusals_file,
-    write_report,
 )
-from etl.imports.ledger import DEFAULT_STATE_DIR, Ledger
-from etl.imports.publish import LocalFilePublisher, Publisher, S3Publisher
+from etl.imports.target import Target, remembered_target, resolve_target
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -58,6 +65,7 @@ __all__ = [
     "LocalFilePublisher",
     "PreparedImport",
     "Publisher",
+    "ReconcileAmbiguous",
     "RunDecision",
     "S3Publisher",
     "Target",
@@ -71,6 +79,7 @@ __all__ = [
     "open_ledger",
     "plan_import",
     "prepare_import",
+    "reconcile_uncertain",
     "remembered_target",
     "resolve_target",
     "run_fingerprint",

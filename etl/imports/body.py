@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.errors import ConfigError
-from etl.imports.csv_io import STR_DTYPE, arrow_strings, quote_fields
+from etl.imports.csv import STR_DTYPE, arrow_strings, quote_fields
 
 MAX_CHUNK_BYTES = 10 * 1024 * 1024  # Brevo: "Maximum allowed file body size is 10MB"
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024  # Brevo recommends about 8 MB
@@ -82,7 +82,8 @@ def serialise_lines(contacts: pd.DataFrame, columns: Sequence[str]) -> pa.Array:
 def serialise_rows(contacts: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """One ``;``-separated line per row, values quoted where needed; empty stays empty (a row
     whose only value is empty is written ``""``)."""
-    return serialise_lines(contacts, columns).to_pylist()
+    lines: list[str] = serialise_lines(contacts, columns).to_pylist()
+    return lines
 
 
 def parse_body(body: str) -> list[dict[str, str]]:
@@ -229,7 +230,11 @@ class ChunkBuilder:
         if pieces:  # no "\n" after the last row
             pieces[-1] = pieces[-1].slice(0, pieces[-1].size - 1)
         # One copy: join reads the Arrow buffers in place.
-        data = b"".join([header, b"\n", *map(memoryview, pieces)]) if pieces else header
+        data = (
+            b"".join([header, b"\n", *(memoryview(piece) for piece in pieces)])
+            if pieces
+            else header
+        )
         chunk = Chunk(
             data=data,
             rows=self._pending,

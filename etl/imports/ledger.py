@@ -19,8 +19,8 @@ one run. The protocol around a submission is:
 
 A crash between 1 and 2 leaves a ``submitting`` row: the next attempt reconciles it against
 ``GET /processes`` (an import newer than ``after_process_id`` that no chunk claims, confirmed by
-content, see :func:`etl.imports.importer.reconcile_uncertain`) before it sends anything again. Lists
-created for an import are recorded per account, so a re-run reuses them.
+content, see :func:`etl.imports.reconcile.reconcile_uncertain`) before it sends anything
+again. Lists created for an import are recorded per account, so a re-run reuses them.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from etl.errors import ConfigError, InputError
-from etl.imports.csv_io import UNNAMED_PREFIX
+from etl.imports.csv import UNNAMED_PREFIX
 
 EMAIL = "EMAIL"
 SMS = "SMS"

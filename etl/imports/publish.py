@@ -78,6 +78,8 @@ class LocalFilePublisher:
         self._server = ThreadingHTTPServer((host, port), partial(handler, directory=str(self.root)))
         self._server.daemon_threads = True
         bound_host, bound_port = self._server.server_address[:2]
+        if isinstance(bound_host, bytes):  # only for AF_UNIX; typeshed allows it
+            bound_host = bound_host.decode()
         self.base_url = (public_base_url or f"http://{bound_host}:{bound_port}").rstrip("/")
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.imports.csv_io import quote_fields
+from etl.imports.csv import quote_fields
 from etl.imports.normalise import ATTRIBUTE, LINE, MESSAGE, RAW, REASON, REJECT_META, VALUE
 
 COLUMNS: tuple[str, ...] = ("source_file", "line", "action", "reason", "message", "original", "raw")

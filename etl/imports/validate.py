@@ -18,12 +18,15 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from etl.imports.mapping import EMAIL, PHONE_ATTRIBUTES
 from etl.imports.normalise import IDENTIFIER, AttributeSpec, spec_for
+
+if TYPE_CHECKING:
+    from great_expectations.expectations.expectation import Expectation
 
 # Written with [0-9] and explicit blanks rather than \d and \s: pandas runs those through
 # Python's re row by row (their Unicode meaning differs from pyarrow's), which is 10x slower.
@@ -97,9 +100,20 @@ class ContactValidator:
 
     def __init__(self, specs: Mapping[str, AttributeSpec], columns: Sequence[str]) -> None:
         import great_expectations as gx
-        import great_expectations.expectations as gxe
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
+        from great_expectations.expectations.core.expect_column_values_to_be_in_set import (
+            ExpectColumnValuesToBeInSet,
+        )
+        from great_expectations.expectations.core.expect_column_values_to_be_unique import (
+            ExpectColumnValuesToBeUnique,
+        )
+        from great_expectations.expectations.core.expect_column_values_to_match_regex import (
+            ExpectColumnValuesToMatchRegex,
+        )
+        from great_expectations.expectations.core.expect_column_values_to_not_be_null import (
+            ExpectColumnValuesToNotBeNull,
+        )
 
         # GX fingerprints every pandas batch by hashing the whole frame unless it holds more than
         # HASH_THRESHOLD bytes: over half the cost of validating contacts, for a marker nothing
@@ -119,7 +133,7 @@ class ContactValidator:
         suite = gx.ExpectationSuite(name=name)
         self.validated_columns: list[str] = []
 
-        def expect(expectation: Any, column: str) -> None:
+        def expect(expectation: Expectation, column: str) -> None:
             suite.add_expectation(expectation)
             if column not in self.validated_columns:
                 self.validated_columns.append(column)
@@ -129,48 +143,44 @@ class ContactValidator:
             return f"^$|{regex}"
 
         if IDENTIFIER in self.columns:
-            expect(gxe.ExpectColumnValuesToNotBeNull(column=IDENTIFIER), IDENTIFIER)
-            expect(gxe.ExpectColumnValuesToBeUnique(column=IDENTIFIER), IDENTIFIER)
+            expect(ExpectColumnValuesToNotBeNull(column=IDENTIFIER), IDENTIFIER)
+            expect(ExpectColumnValuesToBeUnique(column=IDENTIFIER), IDENTIFIER)
         for column in self.columns:
             if column.startswith("_"):
                 continue
             spec = spec_for(column, specs)
             if column == EMAIL:
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(
-                        column=column, regex=blank_or(EMAIL_PATTERN)
-                    ),
+                    ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(EMAIL_PATTERN)),
                     column,
                 )
             elif column in PHONE_ATTRIBUTES:
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(E164_PATTERN)),
+                    ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(E164_PATTERN)),
                     column,
                 )
             elif spec.kind == "date":
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(DATE_PATTERN)),
+                    ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(DATE_PATTERN)),
                     column,
                 )
             elif spec.kind == "float":
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(
-                        column=column, regex=blank_or(FLOAT_PATTERN)
-                    ),
+                    ExpectColumnValuesToMatchRegex(column=column, regex=blank_or(FLOAT_PATTERN)),
                     column,
                 )
             elif spec.kind == "boolean":
                 expect(
-                    gxe.ExpectColumnValuesToBeInSet(column=column, value_set=["", *BOOLEAN_VALUES]),
+                    ExpectColumnValuesToBeInSet(column=column, value_set=["", *BOOLEAN_VALUES]),
                     column,
                 )
             elif spec.kind == "category" and spec.enumeration:
                 values = sorted({"", *(str(v) for v in spec.enumeration.values())})
-                expect(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values), column)
+                expect(ExpectColumnValuesToBeInSet(column=column, value_set=values), column)
             elif spec.kind == "multiple-choice" and spec.options:
                 option = "|".join(re.escape(o) for o in spec.options)
                 expect(
-                    gxe.ExpectColumnValuesToMatchRegex(
+                    ExpectColumnValuesToMatchRegex(
                         column=column, regex=blank_or(f"^(?:{option})(?:,(?:{option}))*$")
                     ),
                     column,

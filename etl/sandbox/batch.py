@@ -77,7 +77,7 @@ def parse_batch(
                 raise invalid(f"{where}.{flag} must be a boolean")
         _int_list(item, "listIds", where)
         _int_list(item, "unlinkListIds", where)
-        found = account.find_contact(str(value), _IDENTIFIERS[key])
+        found = account.contacts.find(str(value), _IDENTIFIERS[key])
         if found is None:
             raise invalid(f"{where}: contact not found: {value}")
         out.append((found, {k: v for k, v in item.items() if k not in _IDENTIFIERS}))

@@ -28,6 +28,8 @@ Filters (``customContactFilter``; a sandbox reading of the spec's one-line descr
   unsubscribed through it; ``hardBounces``/``softBounces`` bounced on it (or on any campaign).
 - ``actionForSmsCampaigns``: ``hardBounces``/``softBounces``/``unsubscribed`` on an SMS
   campaign (``smsCampaignId`` optional).
+- ``createdSince`` (ISO 8601): only contacts created at or after it. With it,
+  ``allContacts`` needs no list or segment: the whole account (FACTS.md F7).
 - Actions given together intersect. The deprecated ``contactFilter`` takes
   ``{"blacklisted": bool}``, ``{"smsBlacklisted": bool}`` and ``{"listid.id": N}``.
 """
@@ -40,7 +42,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -149,7 +151,7 @@ def parse_export_request(body: dict[str, Any], account: Account) -> ExportSpec:
     attributes = _strings(body, "exportAttributes")
     if not mandatory and not attributes:
         raise missing("exportAttributes is required if exportMandatoryAttributes is set false")
-    defs = account.attribute_defs()
+    defs = account.attributes.defs()
     taken: set[str] = set()
 
     def add(header: str, source: str, attr: AttrDef | None = None) -> None:
@@ -209,17 +211,24 @@ def _custom_filter(raw: Any, account: Account, spec: ExportSpec) -> None:
     list_id, segment_id, process_id = ids["listId"], ids["segmentId"], ids["importProcessId"]
     if list_id is not None and segment_id is not None:
         raise invalid("Either segmentId or listId must be included, not both")
-    if list_id is not None and not account.list_exists(list_id):
+    if list_id is not None and not account.lists.exists(list_id):
         raise invalid(f"List ID does not exist: {list_id}")
-    if segment_id is not None and not account.segment_exists(segment_id):
+    if segment_id is not None and not account.segments.exists(segment_id):
         raise invalid(f"Segment ID does not exist: {segment_id}")
-    if process_id is not None and not account.import_process_exists(process_id):
+    if process_id is not None and not account.processes.import_exists(process_id):
         raise invalid(f"importProcessId is not an import process: {process_id}")
     where, params = spec.where, spec.params
+    created_since = _created_since(raw.get("createdSince"))
+    if created_since is not None:
+        where.append("c.created_at >= ?")
+        params.append(created_since)
     if on_contacts is not None:
         if on_contacts not in ACTIONS_CONTACTS:
             raise invalid(f"Invalid actionForContacts: {on_contacts}")
-        if list_id is None and segment_id is None and process_id is None:
+        # A whole-account export: allContacts without a list is accepted when createdSince is
+        # given (FACTS.md F7, one live 2026 job; observed behaviour, so under every profile).
+        whole_account = on_contacts == "allContacts" and created_since is not None
+        if list_id is None and segment_id is None and process_id is None and not whole_account:
             raise missing("listId or segmentId is mandatory if actionForContacts is specified")
         if on_contacts == "unsubscribedPerList" and list_id is None:
             raise missing("listId is mandatory for unsubscribedPerList")
@@ -278,6 +287,23 @@ def _custom_filter(raw: Any, account: Account, spec: ExportSpec) -> None:
         params.extend(more)
 
 
+def _created_since(value: Any) -> str | None:
+    """``createdSince`` (ISO 8601 date or date-time; naive means UTC) as a stored timestamp."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid("createdSince must be a date-time string")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(f"Invalid createdSince: {value}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
 def _legacy_filter(raw: Any, account: Account, spec: ExportSpec) -> None:
     if not isinstance(raw, dict):
         raise invalid("contactFilter must be an object")
@@ -293,7 +319,7 @@ def _legacy_filter(raw: Any, account: Account, spec: ExportSpec) -> None:
             list_ids = value if isinstance(value, list) else [value]
             for list_id in list_ids:
                 _int(list_id, f"contactFilter.{key}")
-                if not account.list_exists(list_id):
+                if not account.lists.exists(list_id):
                     raise invalid(f"List ID does not exist: {list_id}")
             marks = ",".join("?" * len(list_ids))
             spec.where.append(_has("list_members", f"list_id IN ({marks})"))

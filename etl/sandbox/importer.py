@@ -161,13 +161,13 @@ def parse_import_request(body: dict[str, Any], account: Account) -> ImportSpec:
             raise missing("newList.folderId is mandatory if listName is not empty")
         if isinstance(folder, bool) or not isinstance(folder, int):
             raise invalid("newList.folderId must be an integer")
-        if not account.folder_exists(folder):
+        if not account.folders.exists(folder):
             raise invalid("Folder ID does not exist")
         new_list = (name.strip(), folder)
     if not list_ids and new_list is None:
         raise missing("Missing listIds or newList")
     for list_id in list_ids:
-        if not account.list_exists(list_id):
+        if not account.lists.exists(list_id):
             raise invalid(f"List ID does not exist: {list_id}")
     notify = body.get("notifyUrl")
     notify_url = check_url(notify, "notifyUrl") if notify is not None else None
@@ -233,7 +233,7 @@ Coercer = Callable[[Any], Any]
 def _columns(
     header: list[str], account: Account, spec: ImportSpec
 ) -> tuple[int | None, list[tuple[int, str, Coercer]]]:
-    defs = account.attribute_defs()
+    defs = account.attributes.defs()
     email_index: int | None = None
     columns: list[tuple[int, str, Coercer]] = []
     taken: set[str] = set()

@@ -92,7 +92,7 @@ class ProcessRunner:
     def submit(self, name: str, job: Job, *, notify_url: str | None = None) -> int:
         """Create a ``queued`` process and queue its job; return the process id."""
         generation = self._account.generation
-        process_id = self._account.create_process(name)
+        process_id = self._account.processes.create(name)
         self._queue.put(_Item(process_id, generation, job, notify_url, time.monotonic()))
         return process_id
 
@@ -131,7 +131,7 @@ class ProcessRunner:
         while self._config.current.process_stall:
             if not self._wait_until(item, time.monotonic() + 0.05):
                 return
-        account.set_process(item.process_id, status=RUNNING, generation=item.generation)
+        account.processes.set(item.process_id, status=RUNNING, generation=item.generation)
         started = time.monotonic()
         result: JobResult | None = None
         error: str | None = None
@@ -152,7 +152,7 @@ class ProcessRunner:
         if not self._wait_until(item, started + self._config.current.process_delay_s):
             return
         if result is not None:
-            account.set_process(
+            account.processes.set(
                 item.process_id,
                 status="completed",
                 generation=item.generation,
@@ -161,7 +161,7 @@ class ProcessRunner:
             )
             form = result.notify_form
         else:
-            account.set_process(
+            account.processes.set(
                 item.process_id, status="failed", generation=item.generation, error=error
             )
             form = {"proc_success": "0"}

@@ -14,7 +14,7 @@ from typing import Any
 
 from etl.errors import InputError
 from etl.exports.archive import safe_extract_zip
-from etl.imports.importer import ImportOptions, plan_import, prepare_import
+from etl.imports import ImportOptions, plan_import, prepare_import
 
 from .make_corpus import ATTRIBUTES, Case, find
 

@@ -17,7 +17,7 @@ from etl.brevo.client import BrevoClient
 from etl.brevo.errors import SubmissionUncertain
 from etl.brevo.ratelimit import RateLimits
 from etl.brevo.retry import RetryPolicy
-from etl.imports.importer import (
+from etl.imports import (
     ChunkFile,
     ReconcileAmbiguous,
     Target,

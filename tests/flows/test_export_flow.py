@@ -262,13 +262,13 @@ def test_export_dates_follow_the_account_preferences(seeded, tmp_path, utc):
             "date_format": "mm-dd-yyyy",
             "time_format": "12",
             "timezone": "America/New_York",
-            "day_only_columns": ["added_time", "modified_time", "added_time_2"],
+            "day_only_columns": ["added_time", "modified_time", "_added_time"],
         }
         zone = ZoneInfo("America/New_York")
         day = before.astimezone(zone).date()
         midnight = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
         assert set(added) <= {midnight, midnight + timedelta(days=1)}  # a run at midnight
-        assert manifest["day_only_columns"] == ["added_time", "modified_time", "added_time_2"]
+        assert manifest["day_only_columns"] == ["added_time", "modified_time", "_added_time"]
         assert any("without a time of day" in n for n in manifest["notes"])
     else:
         assert dates["day_only_columns"] == []

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from etl.brevo.models import Attribute, ContactFilter, EnumValue
 from etl.errors import InputError
 from etl.exports.legacy_filters import translate_legacy_filter
-from etl.exports.merge import iter_typed_batches
+from etl.exports.read import iter_typed_batches
 
 KEYS = [
     "listid.id",

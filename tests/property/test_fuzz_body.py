@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from etl.errors import ConfigError
 from etl.imports.body import LINE, ChunkBuilder, parse_body
-from etl.imports.csv_io import STR_DTYPE
+from etl.imports.csv import STR_DTYPE
 
 NASTY = [";", '"', "\r", "\n", "\r\n", '""', ";;", " ", "", "\x00", "\u2028", "é", "="]
 TEXT = st.lists(st.sampled_from(NASTY) | st.characters(codec="utf-8"), max_size=10).map("".join)

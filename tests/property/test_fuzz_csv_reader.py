@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.errors import InputError
-from etl.imports.csv_io import DELIMITERS, CsvFormat, iter_csv_batches, sniff_csv
+from etl.imports.csv import DELIMITERS, CsvFormat, iter_csv_batches, sniff_csv
 
 TOKENS = [
     b",", b";", b"\t", b"|", b'"', b'""', b"\r", b"\n", b"\r\n", b" ", b"a", b"Email",

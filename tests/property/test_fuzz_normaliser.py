@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.brevo.models import Attribute, EnumValue
-from etl.imports.csv_io import STR_DTYPE, RawBatch
+from etl.imports.csv import STR_DTYPE, RawBatch
 from etl.imports.mapping import map_columns
 from etl.imports.normalise import IDENTIFIER, NormaliseOptions, build_specs, normalise_batch
 

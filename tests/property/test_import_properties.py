@@ -15,14 +15,27 @@ import pyarrow as pa
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import etl.imports.csv_io as csv_io
-import etl.imports.normalise as normalise_module
 from etl.brevo.models import Attribute, EnumValue
 from etl.errors import InputError
 from etl.imports.body import ChunkBuilder, parse_body, serialise_rows
-from etl.imports.csv_io import STR_DTYPE, CsvFormat, RawBatch, iter_csv_batches
+from etl.imports.csv import (
+    DEFAULT_LIMITS,
+    STR_DTYPE,
+    CsvFormat,
+    RawBatch,
+    ReaderLimits,
+    iter_csv_batches,
+)
 from etl.imports.mapping import map_columns
-from etl.imports.normalise import IDENTIFIER, LINE, NormaliseOptions, build_specs, normalise_batch
+from etl.imports.normalise import (
+    IDENTIFIER,
+    LINE,
+    NormaliseOptions,
+    build_specs,
+    check_email,
+    normalise_batch,
+)
+from etl.imports.normalise.emails import normalise_emails
 
 SPECIALS = [",", ";", "\t", "|", '"', "'", "\r", "\n", " ", "\x00", "\x0b", "\xa0", "é", "€"]
 FIELD = st.text(
@@ -60,15 +73,11 @@ def csv_files(draw):
 def test_reader_returns_what_the_csv_module_reads(sample, batch_rows, bulk_short_rows):
     text, data, encoding, delimiter, header = sample
     # bulk_short_rows: send even a single short row through pyarrow (normally 64 are needed).
-    saved = csv_io._BULK_SHORT_ROWS
-    csv_io._BULK_SHORT_ROWS = 1 if bulk_short_rows else saved
-    try:
-        _check_reader(text, data, encoding, delimiter, header, batch_rows)
-    finally:
-        csv_io._BULK_SHORT_ROWS = saved
+    limits = ReaderLimits(bulk_short_rows=1) if bulk_short_rows else DEFAULT_LIMITS
+    _check_reader(text, data, encoding, delimiter, header, batch_rows, limits)
 
 
-def _check_reader(text, data, encoding, delimiter, header, batch_rows):
+def _check_reader(text, data, encoding, delimiter, header, batch_rows, limits):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.csv"
         path.write_bytes(data)
@@ -77,7 +86,7 @@ def _check_reader(text, data, encoding, delimiter, header, batch_rows):
         )
         rows, malformed = [], 0
         try:
-            for batch in iter_csv_batches(path, fmt, batch_rows=batch_rows):
+            for batch in iter_csv_batches(path, fmt, batch_rows=batch_rows, limits=limits):
                 assert len(batch.rows) <= batch_rows or not len(batch.rows)
                 rows += batch.rows.values.tolist()
                 malformed += len(batch.malformed)
@@ -93,7 +102,7 @@ def _check_reader(text, data, encoding, delimiter, header, batch_rows):
 
 @given(csv_files())
 def test_sniffed_header_matches_the_first_row(sample):
-    from etl.imports.csv_io import sniff_csv
+    from etl.imports.csv import sniff_csv
 
     _, data, encoding, delimiter, header = sample
     with tempfile.TemporaryDirectory() as tmp:
@@ -203,9 +212,9 @@ EMAIL_PARTS = st.text(
 )
 def test_email_fast_paths_agree_with_email_validator(parts):
     values = sorted({f"{a}@{b}.{c}" for a, b, c in parts} | {f"{a}{b}" for a, b, _ in parts})
-    out, bad, _ = normalise_module._emails(pa.array(values, type=pa.large_string()))
+    out, bad, _ = normalise_emails(pa.array(values, type=pa.large_string()))
     got = [None if b else o for o, b in zip(out.to_pylist(), bad, strict=True)]
-    expected = [normalise_module.check_email(v)[0] if v else "" for v in values]
+    expected = [check_email(v)[0] if v else "" for v in values]
     assert got == expected
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.imports.csv_io import STR_DTYPE
+from etl.imports.csv import STR_DTYPE
 from etl.imports.rejects import COLUMNS, RejectsWriter, neutralise, read_rejects
 
 # Any text a CSV cell can carry: quotes, separators, newlines, control and formula characters,

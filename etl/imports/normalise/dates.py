@@ -1,0 +1,164 @@
+"""Dates: the numeric forms vectorised (ISO, d/m/y or m/d/y, d.m.y, Excel serials), then
+month names in Python once per distinct value; the output is ``YYYY-MM-DD``."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.imports.normalise.kernels import blank, bool_np, lit, parse_each, scatter
+
+_TIME = (
+    r"(?:(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?\s*"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+_DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    # The common shapes first, without the optional time: much cheaper to extract.
+    ("ymd", r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
+    ("slash", r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})$"),
+    ("dmy", r"^(?P<a>\d{1,2})\.(?P<b>\d{1,2})\.(?P<y>\d{4})$"),
+    ("ymd", rf"^(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}}){_TIME}$"),
+    ("ymd", rf"^(?P<y>\d{{4}})/(?P<m>\d{{1,2}})/(?P<d>\d{{1,2}}){_TIME}$"),
+    ("ymd", rf"^(?P<y>\d{{4}})\.(?P<m>\d{{1,2}})\.(?P<d>\d{{1,2}}){_TIME}$"),
+    ("slash", rf"^(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})/(?P<y>\d{{4}}|\d{{2}}){_TIME}$"),
+    ("dmy", rf"^(?P<a>\d{{1,2}})\.(?P<b>\d{{1,2}})\.(?P<y>\d{{4}}|\d{{2}}){_TIME}$"),
+    ("dmy", rf"^(?P<a>\d{{1,2}})-(?P<b>\d{{1,2}})-(?P<y>\d{{4}}|\d{{2}}){_TIME}$"),
+    ("ymd", r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
+    ("serial", r"^(?P<n>\d{5})(?:\.0+)?$"),
+)
+_MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        "jan january janv janvier",
+        "feb febr february fev fevr fevrier",
+        "mar march mars",
+        "apr april avr avril",
+        "may mai",
+        "jun june juin",
+        "jul july juil juillet",
+        "aug august aou aout",
+        "sep sept september septembre",
+        "oct october octobre",
+        "nov november novembre",
+        "dec december decembre",
+    ),
+    start=1,
+):
+    for _name in _names.split():
+        _MONTHS[_name] = _number
+_DAY_MONTH_YEAR = re.compile(
+    rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th|er)?[\s\-./]+(?P<mon>[^\W\d_]+)\.?,?[\s\-./]+"
+    rf"(?P<y>\d{{4}}|\d{{2}}){_TIME}"
+)
+_MONTH_DAY_YEAR = re.compile(
+    rf"(?P<mon>[^\W\d_]+)\.?[\s\-./]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[\s\-./]+"
+    rf"(?P<y>\d{{4}}){_TIME}"
+)
+_EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
+
+
+def _full_year(years: np.ndarray, two_digit: np.ndarray) -> np.ndarray:
+    # strptime's %y rule: 69-99 -> 1900s, 00-68 -> 2000s.
+    return np.where(two_digit, np.where(years >= 69, 1900 + years, 2000 + years), years)
+
+
+def _valid_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    ok = (y >= 1000) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(m, 0, 12)]
+    days = days + ((m == 2) & leap)
+    valid: np.ndarray = ok & (d <= days)
+    return valid
+
+
+def _format_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> pa.Array:
+    text = pa.array((y * 10000 + m * 100 + d).astype(np.int64)).cast(pa.large_string())
+    return pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(text, 0, 4),
+        pc.utf8_slice_codeunits(text, 4, 6),
+        pc.utf8_slice_codeunits(text, 6, 8),
+        lit("-"),
+    )
+
+
+def _ints(parts: pa.StructArray, name: str) -> np.ndarray:
+    values: np.ndarray = pc.cast(parts.field(name), pa.int64()).to_numpy(zero_copy_only=False)
+    return values
+
+
+def normalise_dates(uniques: pa.Array, *, dayfirst: bool) -> tuple[pa.Array, np.ndarray, None]:
+    """``YYYY-MM-DD`` of the valid dates ('' elsewhere) and which are invalid."""
+    n = len(uniques)
+    done = pc.equal(uniques, "").to_numpy(zero_copy_only=False).copy()
+    parsed = np.zeros(n, dtype=bool)
+    found_idx: list[np.ndarray] = []
+    found_text: list[pa.Array] = []
+    for kind, pattern in _DATE_FORMATS:
+        todo = np.flatnonzero(~done)
+        if not len(todo):
+            break
+        parts = pc.extract_regex(uniques.take(pa.array(todo)), pattern)
+        matched = bool_np(parts.is_valid())
+        if not matched.any():
+            continue
+        sel = todo[matched]
+        parts = parts.filter(pa.array(matched))
+        if kind == "serial":
+            days = _EXCEL_EPOCH + _ints(parts, "n").astype("timedelta64[D]")
+            y = days.astype("datetime64[Y]").astype(np.int64) + 1970
+            m = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+            d = (days - days.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+            ok = np.ones(len(sel), dtype=bool)
+        elif kind == "ymd":
+            y, m, d = _ints(parts, "y"), _ints(parts, "m"), _ints(parts, "d")
+            ok = _valid_ymd(y, m, d)
+        else:
+            y_text = parts.field("y")
+            y = _full_year(_ints(parts, "y"), pc.utf8_length(y_text).to_numpy() == 2)
+            a, b = _ints(parts, "a"), _ints(parts, "b")
+            day_first = dayfirst or kind == "dmy"
+            d, m = (a, b) if day_first else (b, a)
+            ok = _valid_ymd(y, m, d)
+            # Swap when only the other order makes a date (25/12 cannot be month 25).
+            swap = ~ok & _valid_ymd(y, d, m)
+            d, m = np.where(swap, m, d), np.where(swap, d, m)
+            ok = ok | swap
+        good = np.flatnonzero(ok)
+        if len(good):
+            found_idx.append(sel[good])
+            found_text.append(_format_ymd(y[good], m[good], d[good]).cast(pa.large_string()))
+            parsed[sel[good]] = True
+        done[sel] = True  # matched a numeric form: valid or not, no other form applies
+    out = blank(n)
+    if found_idx:
+        out = scatter(out, np.concatenate(found_idx), pa.concat_arrays(found_text))
+    empty = pc.equal(uniques, "").to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~parsed & ~empty)
+    bad = np.zeros(n, dtype=bool)
+    return parse_each(out, uniques, rest, bad, _parse_named_date), bad, None
+
+
+@lru_cache(maxsize=50_000)
+def _parse_named_date(text: str) -> str | None:
+    """Dates with a month name: ``12 Mar 1990``, ``12-mars-90``, ``March 12, 1990``."""
+    folded = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    ).lower()
+    for pattern in (_DAY_MONTH_YEAR, _MONTH_DAY_YEAR):
+        match = pattern.fullmatch(folded)
+        if not match:
+            continue
+        month = _MONTHS.get(match.group("mon"))
+        if month is None:
+            continue
+        year_text = match.group("y")
+        y = _full_year(np.array([int(year_text)]), np.array([len(year_text) == 2]))
+        m, d = np.array([month]), np.array([int(match.group("d"))])
+        if _valid_ymd(y, m, d)[0]:
+            return f"{int(y[0]):04d}-{month:02d}-{int(d[0]):02d}"
+    return None

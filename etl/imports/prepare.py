@@ -1,0 +1,317 @@
+"""Prepare a run locally: every file streamed, normalised, validated, deduplicated and chunked.
+
+In bounded memory. Pass 1 (:func:`normalise_file`, one file at a time, so files can go in
+parallel) streams a file in batches, normalises and validates each batch, writes row rejects,
+and spills the kept rows with their original values (:mod:`etl.imports.spill`) and their
+identifier keys. Pass 2 (:func:`finish_prepare`) decides run-wide duplicates
+(:mod:`etl.imports.dedupe`), rejects the losers as ``duplicate``, and cuts the rest into ``;``
+bodies under the byte budget, written to chunk files. Nothing is held whole.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from etl.imports.body import Chunk, ChunkBuilder
+from etl.imports.csv import iter_csv_batches
+from etl.imports.dedupe import KEY_DTYPE, decide_duplicates, hash_identifiers, read_keys
+from etl.imports.normalise import IDENTIFIER, LINE, NormaliseOptions, normalise_batch
+from etl.imports.options import ImportOptions, Progress, no_progress
+from etl.imports.plan import ImportPlan
+from etl.imports.rejects import RejectsWriter
+from etl.imports.spill import duplicate_rejects, originals, raw_rows, spill_table
+from etl.imports.validate import ContactValidator, ValidationReport, merge_reports
+
+
+@dataclass
+class FileAccount:
+    """Per-file row accounting: rows_read == rows_to_send + rows_rejected at the end.
+
+    ``rows_to_send`` are the rows that passed every local check and went into chunks; the
+    report's run-level counts say which of them this run sent and Brevo accepted.
+    """
+
+    path: str
+    rows_read: int = 0
+    rows_to_send: int = 0
+    rows_rejected: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkFile:
+    """A prepared body on disk."""
+
+    index: int
+    path: Path
+    rows: int
+    bytes: int
+    sha256: str
+    columns: tuple[str, ...]
+
+
+@dataclass
+class PreparedImport:
+    """Result of the local half of an import."""
+
+    chunks: list[ChunkFile]
+    files: list[FileAccount]
+    rejects_by_reason: dict[str, int]
+    rejects_path: Path
+    validation: ValidationReport
+    dropped_values: int = 0
+
+    @property
+    def rows_read(self) -> int:
+        """Data rows read over every file."""
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows that went to the rejects file."""
+        return sum(f.rows_rejected for f in self.files)
+
+
+@dataclass
+class FileStage:
+    """What normalising one file left on disk for the central dedupe-and-chunk step."""
+
+    file_idx: int
+    account: FileAccount
+    reasons: dict[str, int]
+    report: ValidationReport
+    dropped: int
+    rejects_part: Path
+    spill_path: Path | None = None
+    keys_path: Path | None = None  # .hash (uint64) and .line (int64) files of the kept rows
+    kept_rows: int = 0
+
+
+def normalise_file(
+    plan: ImportPlan,
+    file_idx: int,
+    options: ImportOptions,
+    *,
+    work_dir: Path,
+    progress: Progress = no_progress,
+) -> FileStage:
+    """Pass 1 for one file: stream, normalise, validate, write rejects, spill the kept rows.
+
+    Independent of every other file, so files can be normalised in parallel (threads or a Dask
+    cluster, see the import flow); only paths and small counts come back.
+    """
+    planned = plan.files[file_idx]
+    account = FileAccount(path=str(planned.path))
+    columns = planned.attributes
+    norm_options = NormaliseOptions(
+        default_region=options.default_region,
+        dayfirst=options.dayfirst,
+        drop_invalid_values=options.drop_invalid_values,
+    )
+    validator = ContactValidator(plan.specs, columns)
+    reasons: Counter[str] = Counter()
+    reports: list[ValidationReport] = []
+    dropped = 0
+    kept_rows = 0
+    keys_path = work_dir / f"keys-{file_idx:04d}"
+    spill_path = work_dir / f"spill-{file_idx:04d}.arrow"
+    rejects_part = work_dir / f"rejects-{file_idx:04d}.csv"
+    writer: ipc.RecordBatchFileWriter | None = None
+    # Identifier hashes and line numbers go straight to disk (16 bytes a row), so memory does
+    # not grow with the file; finish_prepare reads them back to decide duplicates.
+    with (
+        RejectsWriter(rejects_part) as rejects,
+        keys_path.with_suffix(".hash").open("wb") as hash_file,
+        keys_path.with_suffix(".line").open("wb") as line_file,
+    ):
+        try:
+            for batch in iter_csv_batches(planned.path, planned.fmt, batch_rows=options.batch_rows):
+                account.rows_read += len(batch.rows) + len(batch.malformed)
+                result = normalise_batch(batch, planned.mapping, plan.specs, norm_options)
+                if len(result.rejected):
+                    rejects.write(str(planned.path), result.rejected)
+                    reasons.update(result.rejected["reason"].astype(str))
+                    account.rows_rejected += len(result.rejected)
+                if len(result.dropped):
+                    dropped += len(result.dropped)
+                    rejects.write_dropped(str(planned.path), result.dropped)
+                kept = result.contacts
+                if len(kept):
+                    reports.append(validator.validate(kept))
+                    raw = raw_rows(batch, kept[LINE].to_numpy(dtype=np.int64))
+                    table = spill_table(kept, raw, columns)
+                    if writer is None:
+                        writer = ipc.new_file(spill_path, table.schema)
+                    writer.write_table(table)
+                    hashes = hash_identifiers(kept[IDENTIFIER])
+                    hash_file.write(hashes.tobytes())
+                    line_file.write(kept[LINE].to_numpy(dtype=KEY_DTYPE["line"]).tobytes())
+                    kept_rows += len(kept)
+                progress("read", account.rows_read, 0)
+        finally:
+            if writer is not None:
+                writer.close()
+    return FileStage(
+        file_idx=file_idx,
+        account=account,
+        reasons=dict(reasons),
+        report=merge_reports(reports),
+        dropped=dropped,
+        rejects_part=rejects_part,
+        spill_path=spill_path if writer is not None else None,
+        keys_path=keys_path,
+        kept_rows=kept_rows,
+    )
+
+
+def _concat_rejects(parts: Sequence[Path], dest: Path) -> None:
+    """Join the per-file rejects CSVs into one (one header, one BOM)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with dest.open("wb") as out:
+        for i, part in enumerate(parts):
+            with part.open("rb") as src:
+                if i:
+                    src.readline()  # the header; it holds no quoted newline
+                shutil.copyfileobj(src, out)
+            part.unlink()
+
+
+def prepare_import(
+    plan: ImportPlan,
+    options: ImportOptions,
+    *,
+    work_dir: Path,
+    progress: Progress = no_progress,
+) -> PreparedImport:
+    """Read, normalise, validate, dedupe and chunk every file, one file after another."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stages = [
+        normalise_file(plan, i, options, work_dir=work_dir, progress=progress)
+        for i in range(len(plan.files))
+    ]
+    return finish_prepare(plan, stages, options, work_dir=work_dir, progress=progress)
+
+
+def finish_prepare(
+    plan: ImportPlan,
+    stages: Sequence[FileStage],
+    options: ImportOptions,
+    *,
+    work_dir: Path,
+    progress: Progress = no_progress,
+) -> PreparedImport:
+    """Pass 2: decide run-wide duplicates, reject the losers, cut the rest into chunk files."""
+    stages = sorted(stages, key=lambda st: st.file_idx)
+    chunk_dir = work_dir / "chunks"
+    shutil.rmtree(chunk_dir, ignore_errors=True)
+    chunk_dir.mkdir(parents=True)
+    _, rejects_path = options.paths_for_reports()
+    _concat_rejects([st.rejects_part for st in stages], rejects_path)
+    accounts = [st.account for st in stages]
+    reasons: Counter[str] = Counter()
+    for st in stages:
+        reasons.update(st.reasons)
+    dropped = sum(st.dropped for st in stages)
+
+    # Decide run-wide duplicates on identifier hashes (8 bytes a row); only the losers get
+    # more than a bit each (where their winner is, for the rejects message).
+    hashes, lines = read_keys([(st.keys_path, st.kept_rows) for st in stages], work_dir)
+    losers, winner_of = decide_duplicates(hashes, options.keep)
+    del hashes
+    starts = np.cumsum([0] + [st.kept_rows for st in stages])
+    file_names = [str(f.path) for f in plan.files]
+
+    def where(pos: int) -> str:
+        idx = int(np.searchsorted(starts, pos, side="right")) - 1
+        return f"{file_names[stages[idx].file_idx]} line {int(lines[pos])}"
+
+    chunks: list[ChunkFile] = []
+    builder: ChunkBuilder | None = None
+    builder_columns: tuple[str, ...] = ()
+    seq = 0
+
+    def emit(chunk: Chunk) -> None:
+        idx = len(chunks) + 1
+        path = chunk_dir / f"chunk-{idx:05d}.csv"
+        path.write_bytes(chunk.data)
+        chunks.append(
+            ChunkFile(
+                index=idx,
+                path=path,
+                rows=chunk.rows,
+                bytes=chunk.bytes,
+                sha256=chunk.sha256,
+                columns=tuple(chunk.columns),
+            )
+        )
+        progress("chunk", len(chunks), 0)
+
+    with RejectsWriter(rejects_path, append=True) as rejects:
+        for st in stages:
+            spill_path = st.spill_path
+            if spill_path is None:
+                continue
+            planned = plan.files[st.file_idx]
+            account = accounts[stages.index(st)]
+            columns = planned.attributes
+            if builder is None or columns != builder_columns:
+                if builder is not None and (last := builder.flush()) is not None:
+                    emit(last)
+                builder = ChunkBuilder(columns, chunk_bytes=options.chunk_bytes)
+                builder_columns = columns
+            # A plain file, not a memory map: mapped pages would count in RSS as they are read.
+            with pa.OSFile(str(spill_path)) as source:
+                reader = ipc.open_file(source)
+                for i in range(reader.num_record_batches):
+                    frame = reader.get_batch(i).to_pandas()
+                    n = len(frame)
+                    keep_mask = ~losers[seq : seq + n]
+                    positions = np.flatnonzero(~keep_mask) + seq
+                    seq += n
+                    dropped_rows = frame[~keep_mask]
+                    if len(dropped_rows):
+                        rejected = duplicate_rejects(
+                            dropped_rows, [where(winner_of[int(p)]) for p in positions]
+                        )
+                        rejects.write(str(planned.path), rejected)
+                        reasons["duplicate"] += len(rejected)
+                        account.rows_rejected += len(rejected)
+                    sent = frame[keep_mask]
+                    if not len(sent):
+                        continue
+                    account.rows_to_send += len(sent)
+                    for chunk in builder.add(sent[[*columns, LINE]]):
+                        emit(chunk)
+                    too_large = builder.pop_rejected()
+                    if len(too_large):
+                        rejected = originals(sent, too_large)
+                        rejects.write(str(planned.path), rejected)
+                        reasons.update(rejected["reason"].astype(str))
+                        account.rows_to_send -= len(rejected)
+                        account.rows_rejected += len(rejected)
+            spill_path.unlink()
+        if builder is not None and (last := builder.flush()) is not None:
+            emit(last)
+    rejects_by_reason = dict(sorted(reasons.items()))
+
+    for account in accounts:
+        if account.rows_read != account.rows_to_send + account.rows_rejected:
+            raise AssertionError(
+                f"accounting broken for {account.path}: read {account.rows_read}, "
+                f"to send {account.rows_to_send}, rejected {account.rows_rejected}"
+            )
+    return PreparedImport(
+        chunks=chunks,
+        files=accounts,
+        rejects_by_reason=rejects_by_reason,
+        rejects_path=rejects_path,
+        validation=merge_reports(st.report for st in stages),
+        dropped_values=dropped,
+    )

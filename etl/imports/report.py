@@ -1,0 +1,212 @@
+"""The run's report: every row accounted for, Brevo's counts, and what differed."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from etl.imports.plan import ImportPlan
+from etl.imports.prepare import PreparedImport
+from etl.imports.runs import AccountScope, RunDecision
+from etl.imports.submit import ChunkOutcome
+from etl.imports.target import Target
+
+
+@dataclass
+class ImportReport:
+    """The run's account, written as JSON by ``--report``.
+
+    ``rows_read == rows_sent + rows_rejected + rows_refused_by_brevo + rows_not_completed +
+    rows_already_sent``: every row is sent by this run (and accepted by Brevo), rejected
+    locally with a reason, refused by Brevo, in a chunk that did not complete, or sent by an
+    earlier completed run of the same command (then nothing is sent).
+    """
+
+    rows_read: int
+    rows_sent: int
+    rows_rejected: int
+    rejects_by_reason: dict[str, int]
+    unknown_columns: list[str]
+    chunks: list[dict[str, Any]]
+    list_ids: list[int]
+    brevo: dict[str, Any]
+    files: list[dict[str, Any]]
+    rejects_path: str
+    validation: dict[str, Any]
+    rows_refused_by_brevo: int = 0
+    rows_not_completed: int = 0
+    rows_already_sent: int = 0
+    run_id: str | None = None
+    run_action: str = "new"
+    previous_run: dict[str, Any] | None = None
+    account: dict[str, str] = field(default_factory=dict)
+    refusals_path: str | None = None
+    dropped_values: int = 0
+    new_emails: int | None = None
+    emails_exists: int | None = None
+    invalid_email: int | None = None
+    duplicates_email: int | None = None
+    differences: list[str] = field(default_factory=list)
+    started_at: str = ""
+    finished_at: str = ""
+    ok: bool = True
+
+    def to_json(self) -> str:
+        """The report as JSON text."""
+        return json.dumps(asdict(self), indent=2, default=str)
+
+
+def build_report(
+    plan: ImportPlan,
+    prepared: PreparedImport,
+    target: Target | None,
+    outcomes: Sequence[ChunkOutcome],
+    *,
+    started_at: datetime,
+    notify_payloads: Sequence[dict[str, Any]] = (),
+    run: RunDecision | None = None,
+    account: AccountScope | None = None,
+    refusals_path: Path | None = None,
+) -> ImportReport:
+    """Assemble the report and check the accounting invariant."""
+    completed = [o for o in outcomes if o.status == "completed"]
+    refused = sum(int((o.info or {}).get("refused") or 0) for o in completed)
+    to_send = sum(c.rows for c in prepared.chunks)
+    already = to_send if run is not None and run.action == "already_completed" else 0
+    not_completed = sum(o.rows for o in outcomes if o.status != "completed")
+    rows_sent = sum(o.rows for o in completed) - refused
+    counts: Counter[str] = Counter()
+    sources: set[str] = set()
+    problems: list[str] = []
+    for o in completed:
+        info = o.info or {}
+        counts.update(info.get("brevo_counts") or {})
+        if info.get("brevo_counts_source"):
+            sources.add(str(info["brevo_counts_source"]))
+        problems += [f"chunk {o.index}: {p}" for p in info.get("problems") or ()]
+    invalid = counts.get("invalid_emails", 0)
+    duplicates = sum(v for k, v in counts.items() if k.startswith("duplicate_"))
+    known = bool(completed) and all((o.info or {}).get("accounted") for o in completed)
+    brevo: dict[str, Any] = {
+        "processes": [o.process_id for o in outcomes],
+        "counts": dict(sorted(counts.items())),
+        "counts_source": _counts_source(sources, known),
+        "invalid_emails": invalid,
+        "duplicates": duplicates,
+        "false_booleans_reapplied": sum(
+            int((o.info or {}).get("false_reapplied") or 0) for o in completed
+        ),
+        "problems": problems,
+    }
+    differences = []
+    if refused:
+        differences.append(
+            f"Brevo refused {refused} row(s) the local checks accepted "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()) if v)})"
+        )
+    legacy: dict[str, int | None] = {
+        "new_emails": None,
+        "emails_exists": None,
+        "invalid_email": None,
+        "duplicates_email": None,
+    }
+    for payload in notify_payloads:
+        for name in legacy:
+            raw = payload.get(name)
+            if raw is not None and str(raw).strip().isdigit():
+                legacy[name] = (legacy[name] or 0) + int(str(raw).strip())
+    if known and "none" not in sources and "unavailable" not in sources:
+        if legacy["invalid_email"] is None:
+            legacy["invalid_email"] = invalid
+        if legacy["duplicates_email"] is None:
+            legacy["duplicates_email"] = duplicates
+    ok = all(o.status == "completed" for o in outcomes)
+    report = ImportReport(
+        rows_read=prepared.rows_read,
+        rows_sent=rows_sent,
+        rows_rejected=prepared.rows_rejected,
+        rows_refused_by_brevo=refused,
+        rows_not_completed=not_completed,
+        rows_already_sent=already,
+        rejects_by_reason=prepared.rejects_by_reason,
+        unknown_columns=list(plan.unknown_columns),
+        chunks=[
+            {
+                "index": o.index,
+                "rows": o.rows,
+                "bytes": o.bytes,
+                "sha256": o.sha256,
+                "process_id": o.process_id,
+                "status": o.status,
+                "action": o.action,
+                "refused_by_brevo": int((o.info or {}).get("refused") or 0),
+                **({"error": o.error} if o.error else {}),
+            }
+            for o in outcomes
+        ],
+        list_ids=list(target.list_ids) if target else [],
+        brevo=brevo,
+        files=[asdict(f) for f in prepared.files],
+        rejects_path=str(prepared.rejects_path),
+        validation={
+            "passed": prepared.validation.passed,
+            "evaluated": prepared.validation.evaluated,
+            "successful": prepared.validation.successful,
+            "failures": list(prepared.validation.failures),
+        },
+        run_id=run.run_id if run else None,
+        run_action=run.action if run else "new",
+        previous_run=run.previous if run and run.action != "new" else None,
+        account={"email": account.email, "key": account.key} if account else {},
+        refusals_path=str(refusals_path) if refusals_path else None,
+        dropped_values=prepared.dropped_values,
+        differences=differences,
+        started_at=started_at.isoformat(timespec="seconds"),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ok=ok,
+        **legacy,
+    )
+    total = (
+        report.rows_sent
+        + report.rows_rejected
+        + report.rows_refused_by_brevo
+        + report.rows_not_completed
+        + report.rows_already_sent
+    )
+    if report.rows_read != total:
+        raise AssertionError(
+            f"accounting broken: read {report.rows_read} != sent {report.rows_sent} "
+            f"+ rejected {report.rows_rejected} + refused {report.rows_refused_by_brevo} "
+            f"+ not completed {report.rows_not_completed} + already sent "
+            f"{report.rows_already_sent}"
+        )
+    return report
+
+
+def _counts_source(sources: set[str], known: bool) -> str:
+    """Where the report's Brevo counts come from, in words."""
+    if not known:
+        return "not known (no chunk completed in this run)"
+    if not sources or sources == {"none"}:
+        return "not given: Brevo's processes carried no info.import"
+    if "unavailable" in sources:
+        return "partly unavailable: some of Brevo's report files could not be read"
+    parts = []
+    if any("links" in s for s in sources):
+        parts.append("rows of Brevo's info.import CSV files")
+    if any("counts" in s for s in sources):
+        parts.append("counts in Brevo's info.import")
+    return " and ".join(parts)
+
+
+def write_report(report: ImportReport, path: Path) -> None:
+    """Write the report atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(report.to_json(), encoding="utf-8")
+    tmp.replace(path)
