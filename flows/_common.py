@@ -11,38 +11,82 @@ from typing import Any
 from prefect.blocks.system import Secret
 
 from etl.brevo.client import BrevoClient
+from etl.brevo.errors import BrevoConfigError
 from etl.settings import DEFAULT_SECRET_BLOCK, BrevoSettings
 
 logger = logging.getLogger(__name__)
 
 
-def load_settings(
-    *, secret_block: str | None = DEFAULT_SECRET_BLOCK, base_url: str | None = None
-) -> BrevoSettings:
-    """Settings from the environment, the key from a Prefect Secret block when one exists.
+def resolve_settings(
+    *,
+    credentials_block: str | None = None,
+    secret_block: str | None = DEFAULT_SECRET_BLOCK,
+    base_url: str | None = None,
+) -> tuple[BrevoSettings, str]:
+    """Client settings and where the key came from, in this order of precedence.
 
-    The block wins over ``BREVO_API_KEY`` so deployments never need the key in their
-    environment; the key is never a flow parameter, so it never lands in the Prefect database.
+    1. a ``BrevoCredentials`` block, when one is named (its key, base URL and rate-limit tier);
+    2. the Prefect ``Secret`` block ``secret_block``, when it exists (the key only);
+    3. ``BREVO_*`` environment variables or a ``.env`` file.
+
+    An explicit ``base_url`` wins over every source. The key is never a flow parameter, so it
+    never lands in the Prefect database.
+
+    Raises:
+        BrevoConfigError: a credentials block is named but cannot be loaded.
     """
     settings = BrevoSettings()
-    if base_url:
-        settings = settings.model_copy(update={"base_url": base_url})
-    if secret_block:
+    source = "environment (BREVO_API_KEY)"
+    if credentials_block:
+        from flows.blocks import BrevoCredentials
+
+        try:
+            block = BrevoCredentials.load(credentials_block, _sync=True)  # type: ignore[call-arg]
+        except ValueError as exc:
+            raise BrevoConfigError(
+                f"no BrevoCredentials block named {credentials_block!r} "
+                "(create one in the Prefect UI after `prefect block register -m flows.blocks`)"
+            ) from exc
+        if not isinstance(block, BrevoCredentials):
+            raise BrevoConfigError(f"block {credentials_block!r} is not a BrevoCredentials block")
+        settings = block.settings(settings)
+        source = f"credentials block {credentials_block!r}"
+    elif secret_block:
         try:
             # ``_sync`` is consumed by Prefect's async_dispatch wrapper, so it is missing from
             # the typed signature, which also still offers the async branch's coroutine.
-            block = Secret.load(secret_block, _sync=True)  # type: ignore[call-arg]
+            secret = Secret.load(secret_block, _sync=True)  # type: ignore[call-arg]
         except ValueError:
-            block = None  # no such block: fall back to the environment
-        value = block.get() if isinstance(block, Secret) else None
+            secret = None  # no such block: fall back to the environment
+        value = secret.get() if isinstance(secret, Secret) else None
         if value:
             settings = settings.with_key(str(value))
+            source = f"Secret block {secret_block!r}"
+    if base_url:
+        settings = settings.model_copy(update={"base_url": base_url})
+    return settings, source
+
+
+def load_settings(
+    *,
+    secret_block: str | None = DEFAULT_SECRET_BLOCK,
+    base_url: str | None = None,
+    credentials_block: str | None = None,
+) -> BrevoSettings:
+    """The settings of :func:`resolve_settings`, without their source."""
+    settings, _ = resolve_settings(
+        credentials_block=credentials_block, secret_block=secret_block, base_url=base_url
+    )
     return settings
 
 
-def build_client(*, secret_block: str | None, base_url: str | None) -> BrevoClient:
+def build_client(
+    *, secret_block: str | None, base_url: str | None, credentials_block: str | None = None
+) -> BrevoClient:
     """The client for one flow run."""
-    return load_settings(secret_block=secret_block, base_url=base_url).client()
+    return load_settings(
+        secret_block=secret_block, base_url=base_url, credentials_block=credentials_block
+    ).client()
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
