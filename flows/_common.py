@@ -26,8 +26,12 @@ def resolve_settings(
     """Client settings and where the key came from, in this order of precedence.
 
     1. a ``BrevoCredentials`` block, when one is named (its key, base URL and rate-limit tier);
-    2. the Prefect ``Secret`` block ``secret_block``, when it exists (the key only);
-    3. ``BREVO_*`` environment variables or a ``.env`` file.
+    2. ``BREVO_API_KEY`` from the environment or a ``.env`` file, when set (what a user set
+       for this shell beats what was saved once; no Prefect call is needed);
+    3. the Prefect ``Secret`` block ``secret_block``, when it exists (the key only): the usual
+       source on a worker, whose environment holds no key.
+
+    Other ``BREVO_*`` settings (timeouts, limits, base URL) always come from the environment.
 
     An explicit ``base_url`` wins over every source. The key is never a flow parameter, so it
     never lands in the Prefect database.
@@ -51,6 +55,8 @@ def resolve_settings(
             raise BrevoConfigError(f"block {credentials_block!r} is not a BrevoCredentials block")
         settings = block.settings(settings)
         source = f"credentials block {credentials_block!r}"
+    elif settings.api_key.get_secret_value():
+        pass  # the environment's key
     elif secret_block:
         try:
             # ``_sync`` is consumed by Prefect's async_dispatch wrapper, so it is missing from

@@ -23,11 +23,17 @@ class Check:
     detail: str
 
 
-def run_checks(settings: BrevoSettings | None = None) -> list[Check]:
-    """Run every check; later checks are skipped (failed) when an earlier one makes them moot."""
+def run_checks(settings: BrevoSettings | None = None, *, source: str | None = None) -> list[Check]:
+    """Run every check; later checks are skipped (failed) when an earlier one makes them moot.
+
+    Args:
+        settings: what to check (default: the environment).
+        source: where the key came from (environment, Secret block, credentials block).
+    """
     settings = settings or _settings()
     checks: list[Check] = []
     key = settings.api_key.get_secret_value()
+    checks.append(Check("credentials", bool(key), source or "environment (BREVO_API_KEY)"))
     checks.append(
         Check("api key", bool(key), "set (not shown)" if key else "BREVO_API_KEY is empty")
     )
@@ -63,6 +69,13 @@ def run_checks(settings: BrevoSettings | None = None) -> list[Check]:
                 ", ".join(f"{h}={resp.headers[h]}" for h in present) or "none in the response",
             )
         )
+        try:
+            account = client.get_account()
+        except BrevoError as exc:
+            checks.append(Check("account", False, str(exc)))
+            return checks
+        plans = ", ".join(account.plan) or "not given"
+        checks.append(Check("account", bool(account.email), f"{account.email} (plan: {plans})"))
         try:
             names = {a.name for a in client.get_attributes()}
         except BrevoError as exc:

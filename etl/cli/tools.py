@@ -119,20 +119,37 @@ def demo(ctx: click.Context, samples: str, out: str) -> None:
 
 
 @click.command()
+@click.option(
+    "--credentials-block", help="A BrevoCredentials block to check instead of the environment."
+)
+@click.option(
+    "--secret-block",
+    default="brevo-api-key",
+    show_default=True,
+    help="Prefect Secret block holding the API key (used when it exists).",
+)
 @click.pass_context
-def doctor(ctx: click.Context) -> None:
-    """Check the configuration: key, base URL, rate-limit headers, account attributes.
+def doctor(ctx: click.Context, /, credentials_block: str | None, secret_block: str) -> None:
+    """Check the configuration: credentials, key, base URL, account, rate-limit headers, attributes.
 
-    Prints one pass/fail line per check; exits 1 if any fails.
+    Prints one pass/fail line per check, among them which credentials source was used
+    (credentials block, Secret block or environment) and the account reached; exits 1 if any
+    fails.
 
     \b
-    Example:
+    Examples:
       BREVO_BASE_URL=http://127.0.0.1:8787/v3 BREVO_API_KEY=... contacts-etl doctor
+      contacts-etl doctor --credentials-block brevo-prod
     """
     from etl.cli.doctor import run_checks
+    from flows._common import resolve_settings
 
     with _errors(ctx.obj["verbose"]):
-        checks = run_checks()
+        # The same precedence as the flows: credentials block, Secret block, environment.
+        settings, source = resolve_settings(
+            credentials_block=credentials_block, secret_block=secret_block
+        )
+        checks = run_checks(settings, source=source)
         for check in checks:
             click.echo(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
         if not all(c.ok for c in checks):

@@ -12,15 +12,18 @@ from flows.blocks import BrevoCredentials
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_precedence_credentials_block_then_secret_block_then_environment(monkeypatch):
-    monkeypatch.setenv("BREVO_API_KEY", "env-key")
-    settings, source = resolve_settings(secret_block="no-such-secret-block")
-    assert (settings.api_key.get_secret_value(), source) == ("env-key", "environment (BREVO_API_KEY)")
-
+def test_precedence_credentials_block_then_environment_then_secret_block(monkeypatch):
     Secret(value="secret-key").save("test-brevo-secret", overwrite=True)
+    # No key in the environment (a worker): the Secret block.
     settings, source = resolve_settings(secret_block="test-brevo-secret")
     assert settings.api_key.get_secret_value() == "secret-key"
     assert source == "Secret block 'test-brevo-secret'"
+    settings, source = resolve_settings(secret_block="no-such-secret-block")
+    assert settings.api_key.get_secret_value() == ""
+
+    monkeypatch.setenv("BREVO_API_KEY", "env-key")
+    settings, source = resolve_settings(secret_block="test-brevo-secret")
+    assert (settings.api_key.get_secret_value(), source) == ("env-key", "environment (BREVO_API_KEY)")
 
     BrevoCredentials(
         api_key="block-key", base_url="http://127.0.0.1:9/v3", rate_limit_tier="advanced"
