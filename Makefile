@@ -43,7 +43,7 @@ bench: $(STAMP) ## full-size benchmarks, with dlt as a peer (python -m bench --q
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench --json bench/results/full.json
 
-bench-quick: $(STAMP) ## the short benchmark run (under 3 minutes)
+bench-quick: $(STAMP) ## the short benchmark run (about 5 minutes)
 	$(BIN)/python -m bench --quick --json bench/results/quick.json
 
 fmt: $(STAMP) ## format and autofix

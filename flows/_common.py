@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from prefect.blocks.system import Secret
+from prefect.client.schemas.objects import State
 
 from etl.brevo.client import BrevoClient
-from etl.brevo.errors import BrevoConfigError
+from etl.brevo.errors import BrevoAPIError, BrevoConfigError
+from etl.errors import InputError
 from etl.settings import DEFAULT_SECRET_BLOCK, BrevoSettings
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,24 @@ def build_client(
     return load_settings(
         secret_block=secret_block, base_url=base_url, credentials_block=credentials_block
     ).client()
+
+
+def retry_if_transient(task: object, task_run: object, state: State[Any]) -> bool:
+    """A task's ``retry_condition_fn``: retry transient failures only.
+
+    A 4xx answer (a wrong key, an unknown list), bad input or a bad configuration is final:
+    waiting and asking again cannot change it, so the run fails at once with its one line.
+    The client already retried 429s, 5xx and transport errors within its budget.
+    """
+    try:
+        state.result()
+    except BrevoAPIError as exc:
+        return exc.retriable
+    except (BrevoConfigError, InputError):
+        return False
+    except Exception:  # anything else may be transient
+        return True
+    return True
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

@@ -27,6 +27,7 @@ def contact_ops(
     unlink_list_ids: list[int] | None = None,
     default_region: str | None = None,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
+    credentials_block: str | None = None,
     base_url: str | None = None,
 ) -> dict[str, Any]:
     """Run one contact operation; ``blacklisted``/``blacklisted_sms`` take "0", "1" or "".
@@ -43,11 +44,18 @@ def contact_ops(
         list_ids: List to link (repeatable).
         unlink_list_ids: List to unlink (repeatable).
         default_region: Region for national phone numbers, e.g. FR.
-        secret_block: Prefect Secret block holding the API key (falls back to BREVO_API_KEY).
+        secret_block: Prefect Secret block holding the API key, used when BREVO_API_KEY is
+            not set.
+        credentials_block: A BrevoCredentials block (key, base URL, rate-limit tier); wins
+            over BREVO_API_KEY and the Secret block.
         base_url: Brevo API base URL (default: BREVO_BASE_URL, else https://api.brevo.com/v3).
     """
     logger = get_run_logger()
-    with build_client(secret_block=secret_block, base_url=base_url) as client:
+    with build_client(
+        secret_block=secret_block,
+        base_url=base_url,
+        credentials_block=credentials_block,
+    ) as client:
         if operation == "upsert":
             result = upsert_contact(
                 client,

@@ -43,10 +43,20 @@ from etl.exports import (
 )
 from etl.exports import plan_exports as build_plan
 from etl.settings import DEFAULT_SECRET_BLOCK
-from flows._common import build_client, clean_stale_work_dirs, markdown_table
+from flows._common import (
+    build_client,
+    clean_stale_work_dirs,
+    markdown_table,
+    retry_if_transient,
+)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_transient,
+)
 def fetch_account(client: BrevoClient) -> tuple[list[Attribute], list[int]]:
     """The account's attributes and list ids (per-list legacy filters need them)."""
     attributes = client.get_attributes()
@@ -89,7 +99,12 @@ def request_and_fetch(
             return ticket.url, ticket.event
 
     return exports.run_exports(
-        client, requests, work_dir=work_dir, timeout_s=timeout_s, wake_factory=wake_factory
+        client,
+        requests,
+        work_dir=work_dir,
+        timeout_s=timeout_s,
+        wake_factory=wake_factory,
+        status=get_run_logger().info,  # Brevo's status and the time waited, in the flow logs
     )
 
 
@@ -135,7 +150,7 @@ def merge_and_write(
         )
     finally:
         merged.close()
-    # Brevo's info.export.total_records (absent in production, FACTS.md F3) is compared per
+    # Brevo's info.export.total_records (absent in production, docs/brevo/FACTS.md F3) is compared per
     # export with the rows its files held; a difference is a warning, not a failed validation.
     validation = validate_merged(
         written.path,
@@ -310,6 +325,7 @@ def export_contacts(
     wait_timeout_s: float = 3600.0,
     state_dir: str = "data/state",
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
+    credentials_block: str | None = None,
     base_url: str | None = None,
 ) -> dict[str, Any]:
     """Export contacts (every option of POST /contacts/export, or a legacy v2 filter) to Parquet.
@@ -360,7 +376,10 @@ def export_contacts(
         callback_public_url: URL under which Brevo reaches the callback receiver.
         wait_timeout_s: Seconds to wait for each export.
         state_dir: Work files.
-        secret_block: Prefect Secret block holding the API key (falls back to BREVO_API_KEY).
+        secret_block: Prefect Secret block holding the API key, used when BREVO_API_KEY is
+            not set.
+        credentials_block: A BrevoCredentials block (key, base URL, rate-limit tier); wins
+            over BREVO_API_KEY and the Secret block.
         base_url: Brevo API base URL (default: BREVO_BASE_URL, else https://api.brevo.com/v3).
     """
     options = export_options(locals())  # the parameters, as the flow was called
@@ -372,7 +391,13 @@ def export_contacts(
         since = read_high_water_mark(out)
     started = datetime.now(UTC)
     with ExitStack() as stack:
-        client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
+        client = stack.enter_context(
+            build_client(
+                secret_block=secret_block,
+                base_url=base_url,
+                credentials_block=credentials_block,
+            )
+        )
         account_attributes, all_list_ids = fetch_account(client)
         dates = fetch_date_settings(client)
         plan = plan_exports(options, all_list_ids, account_attributes)
@@ -394,6 +419,7 @@ def export_contacts(
             ),
             "contacts_etl.schema_version": "1",
             "contacts_etl.modified_since": since.isoformat() if since else "",
+            "contacts_etl.run_started_at": started.isoformat(),
         }
         summary = merge_and_write(
             runs,

@@ -45,10 +45,20 @@ from etl.imports import (
 )
 from etl.progress import report as report_progress
 from etl.settings import DEFAULT_SECRET_BLOCK
-from flows._common import build_client, clean_stale_work_dirs, markdown_table
+from flows._common import (
+    build_client,
+    clean_stale_work_dirs,
+    markdown_table,
+    retry_if_transient,
+)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_transient,
+)
 def fetch_attributes(client: BrevoClient) -> list[Attribute]:
     """The account's attributes (names, types, enumerations)."""
     return client.get_attributes()
@@ -96,7 +106,12 @@ def finish_prepare(
     )
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_transient,
+)
 def account_scope(client: BrevoClient, state_dir: Path) -> AccountScope:
     """Whose key this is (``GET /account``): the run's ledger is that account's."""
     return imports.account_scope(client, state_dir)
@@ -108,13 +123,23 @@ def begin_run(client: BrevoClient, ledger: Ledger, fingerprint: str, again: bool
     return imports.begin_run(client, ledger, fingerprint, again=again)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_if_transient,
+)
 def resolve_target(client: BrevoClient, ledger: Ledger, options: ImportOptions) -> Target:
     """Find or create the target list."""
     return imports.resolve_target(client, ledger, options)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_transient,
+)
 def newest_process_id(client: BrevoClient) -> int:
     """The newest process id before this run's submissions (reconciliation's floor)."""
     return imports.newest_process_id(client)
@@ -155,7 +180,12 @@ def wait_chunk(
     return imports.wait_chunk(client, ledger, outcome, timeout_s=timeout_s, wake=wake)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_transient,
+)
 def account_chunk(
     client: BrevoClient,
     ledger: Ledger,
@@ -319,6 +349,7 @@ def import_options(parameters: Mapping[str, Any]) -> ImportOptions:
         new_list=p["new_list"],
         folder_id=p["folder_id"],
         mapping_file=Path(p["mapping_file"]) if p["mapping_file"] else None,
+        mapping_preset=p["mapping_preset"],
         strict=p["strict"],
         default_region=p["default_region"],
         dayfirst=p["dayfirst"],
@@ -352,9 +383,10 @@ def import_contacts(
     new_list: str | None = None,
     folder_id: int | None = None,
     mapping_file: str | None = None,
+    mapping_preset: Literal["hubspot", "mailchimp", "salesforce", "excel-fr"] | None = None,
     strict: bool = False,
     default_region: str | None = None,
-    dayfirst: bool = False,
+    dayfirst: bool | None = None,
     drop_invalid_values: bool = False,
     keep: Literal["first", "last"] = "last",
     chunk_bytes: int = 8 * 1024 * 1024,
@@ -378,6 +410,7 @@ def import_contacts(
     state_dir: str = str(DEFAULT_STATE_DIR),
     batch_rows: int = 200_000,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
+    credentials_block: str | None = None,
     base_url: str | None = None,
     again: bool = False,
 ) -> dict[str, Any]:
@@ -395,9 +428,13 @@ def import_contacts(
         new_list: Create this list (once; re-runs reuse it) and import into it.
         folder_id: Folder of --new-list.
         mapping_file: YAML/JSON file mapping CSV headers to Brevo attributes.
+        mapping_preset: Column mapping of the tool the files come from (see `contacts-etl
+            mapping presets`); --mapping wins column by column.
         strict: Exit 2 when a column is not an account attribute.
         default_region: Region for national phone numbers, e.g. FR, GB, US.
-        dayfirst: Read ambiguous dates as day/month/year.
+        dayfirst: Read dates no value of their column settles (03/02/2024) day-first
+            (--dayfirst) or month-first (--monthfirst); neither: such rows are rejected as
+            ambiguous_date.
         drop_invalid_values: Send a contact without a bad value (recorded in the rejects file)
             instead of rejecting it.
         keep: Which row wins among duplicates (by EMAIL, else SMS).
@@ -423,7 +460,10 @@ def import_contacts(
         wait_timeout_s: Seconds to wait for each import process.
         state_dir: Ledgers (one per Brevo account, under accounts/) and work files.
         batch_rows: Rows read and normalised per batch.
-        secret_block: Prefect Secret block holding the API key (falls back to BREVO_API_KEY).
+        secret_block: Prefect Secret block holding the API key, used when BREVO_API_KEY is
+            not set.
+        credentials_block: A BrevoCredentials block (key, base URL, rate-limit tier); wins
+            over BREVO_API_KEY and the Secret block.
         base_url: Brevo API base URL (default: BREVO_BASE_URL, else https://api.brevo.com/v3).
         again: Send everything again, even when an earlier run of this command completed.
     """
@@ -432,7 +472,13 @@ def import_contacts(
     started_at = datetime.now(UTC)
     report_file, _ = options.paths_for_reports()
     with ExitStack() as stack:
-        client = stack.enter_context(build_client(secret_block=secret_block, base_url=base_url))
+        client = stack.enter_context(
+            build_client(
+                secret_block=secret_block,
+                base_url=base_url,
+                credentials_block=credentials_block,
+            )
+        )
         scope = account_scope(client, options.state_dir)
         ledger = stack.enter_context(imports.open_ledger(scope))
         clean_stale_work_dirs(options.state_dir, "import-")
@@ -556,6 +602,8 @@ def import_contacts(
         result.rows_refused_by_brevo,
         report_file,
     )
+    for warning in result.warnings:
+        logger.warning(warning)
     if result.rows_refused_by_brevo:
         logger.warning(
             "Brevo refused %d row(s) that were sent; see %s",

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from bench.generate import write_contacts_csv, write_export_parts
+from bench.__main__ import ratio_ci95, round_ratios, summarise
+from bench.generate import generate_contacts, write_contacts_csv, write_export_parts
 
 
 def _worker(task: str, params: dict) -> dict:
@@ -32,8 +33,31 @@ def test_import_prep_and_its_baseline_measure_the_same_rows(tmp_path):
     assert ours["peak_rss_mb"] > 0
 
 
-def test_export_merge_and_its_baseline(tmp_path):
+def test_mixed_profile_baselines_read_every_well_formed_row(tmp_path):
+    generated = generate_contacts(tmp_path / "in", 2000, profile="mixed", truth=True)
+    malformed = sum(t.reason == "malformed_row" for t in generated.truth)
+    params = {"files": generated.manifest()["files"], "tmp_dir": str(tmp_path)}
+    pandas = _worker("pandas_csv", params)
+    arrow = _worker("arrow_csv", params)
+    # Both skip the rows with too many fields; ours reads (and rejects) them.
+    assert pandas["rows"] == arrow["rows"] == 2000 - malformed
+
+
+def test_export_merge_validates_and_its_baseline(tmp_path):
     paths = [str(p) for p in write_export_parts(tmp_path / "parts", 4000, parts=4)]
     ours = _worker("export_merge", {"paths": paths, "tmp_dir": str(tmp_path)})
     base = _worker("pyarrow_csv", {"paths": paths, "tmp_dir": str(tmp_path)})
     assert ours["rows"] == base["rows"] == 4000
+    assert ours["validated"]
+    assert ours["validation_passed"]
+
+
+def test_ratio_is_the_median_of_per_round_ratios_with_an_interval():
+    ours = [{"seconds": s, "rows": 1, "peak_rss_mb": 1} for s in (2.0, 3.0, 4.0, 2.2, 3.3)]
+    base = [{"seconds": s, "rows": 1, "peak_rss_mb": 1} for s in (1.0, 2.0, 2.0, 2.0, 3.0)]
+    entry = summarise(ours, base)
+    assert [round(r, 3) for r in round_ratios(ours, base)] == [2.0, 1.5, 2.0, 1.1, 1.1]
+    assert entry["ratio"] == 1.5
+    low, high = entry["ratio_ci95"]
+    assert 1.1 <= low <= entry["ratio"] <= high <= 2.0
+    assert ratio_ci95([1.0]) is None

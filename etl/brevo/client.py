@@ -79,7 +79,7 @@ DEFAULT_POLL_INTERVAL_S: Final = 5.0
 # Against a loopback sandbox, poll fast enough for tests (the budget still applies).
 LOOPBACK_POLL_INTERVAL_S: Final = 0.1
 
-# Page-size maxima per endpoint (Brevo's spec; FACTS.md section 9).
+# Page-size maxima per endpoint (Brevo's spec; docs/brevo/FACTS.md section 9).
 CONTACTS_PAGE_MAX: Final = 1000
 LIST_CONTACTS_PAGE_MAX: Final = 500
 SMALL_PAGE_MAX: Final = 50  # lists, folders, segments, processes
@@ -1013,7 +1013,7 @@ class BrevoClient:
 
         Raises:
             ExportLinkExpired: the URL answered 400, 403, 404 or 410 (an expired presigned S3
-                link answers 403 with an XML body, sometimes 400; FACTS.md F5).
+                link answers 403 with an XML body, sometimes 400; docs/brevo/FACTS.md F5).
             DownloadError: still truncated after retries, or larger than ``max_bytes``.
             BrevoAPIError: another non-2xx answer.
             BrevoTransportError: no answer after retries.
@@ -1195,7 +1195,7 @@ class _RetryableDownload(Exception):
 
 
 # An export link that no longer serves its file: expired presigned S3 URLs answer 403 (sometimes
-# 400), missing objects 404, the older sandbox 410 (FACTS.md F5). The caller re-requests once.
+# 400), missing objects 404, the older sandbox 410 (docs/brevo/FACTS.md F5). The caller re-requests once.
 _EXPIRED_LINK_STATUSES = frozenset({400, 403, 404, 410})
 _S3_ERROR_FIELD = re.compile(r"<(Code|Message)>([^<]{1,200})</\1>")
 

@@ -3,7 +3,7 @@
 Brevo's own field names (``listIds``, ``updateExistingContacts``, ``processId`` ...) appear only
 here and in the ``to_wire``/``from_wire`` helpers: the rest of the code base speaks Python names.
 Requests are frozen dataclasses with a ``to_wire()`` that drops unset optional fields, so what is
-sent is exactly what the caller asked for. Responses are parsed leniently (see FACTS.md section 11):
+sent is exactly what the caller asked for. Responses are parsed leniently (see docs/brevo/FACTS.md section 11):
 unknown status spellings, an ``export_url`` wrapped in an HTML anchor and ``info.import`` values
 that are counts, URLs or null are all accepted.
 """
@@ -50,7 +50,7 @@ EMAIL_ACTIONS_NEEDING_CAMPAIGN: tuple[str, ...] = (
 )
 ACTIONS_FOR_SMS_CAMPAIGNS: tuple[str, ...] = ("hardBounces", "softBounces", "unsubscribed")
 
-# Every status spelling seen in a spec edition or an official SDK (FACTS.md sections 5 and 11).
+# Every status spelling seen in a spec edition or an official SDK (docs/brevo/FACTS.md sections 5 and 11).
 PENDING_STATUSES: frozenset[str] = frozenset({"queued", "in_process", "processing"})
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "cancelled", "error", "aborted"})
 COMPLETED_STATUS = "completed"
@@ -124,7 +124,7 @@ class ContactFilter:
     email_campaign_id: int | None = None
     sms_campaign_id: int | None = None
     import_process_id: int | None = None
-    # Not in any spec: with it, allContacts needs no list (a whole-account export, FACTS.md F7).
+    # Not in any spec: with it, allContacts needs no list (a whole-account export, docs/brevo/FACTS.md F7).
     created_since: str | None = None
 
     def to_wire(self) -> dict[str, Any]:

@@ -144,8 +144,16 @@ def _state_exception(state: State[Any]) -> BaseException | None:
     return None
 
 
-def _settings() -> BrevoSettings:
-    """Connection settings from the environment (or a ``.env`` file)."""
-    from etl.settings import BrevoSettings
+def _settings(
+    *,
+    credentials_block: str | None = None,
+    secret_block: str | None = None,
+    base_url: str | None = None,
+) -> BrevoSettings:
+    """Connection settings as the flows resolve them (credentials block, environment, Secret)."""
+    from flows._common import resolve_settings
 
-    return BrevoSettings()
+    settings, _ = resolve_settings(
+        credentials_block=credentials_block, secret_block=secret_block, base_url=base_url
+    )
+    return settings

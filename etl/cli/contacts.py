@@ -10,6 +10,7 @@ import click
 
 from etl.cli.common import EXIT_FAILED, _emit, _errors, _fail, _settings
 from etl.cli.flow_options import CommandSpec, Flag, FlowCommand
+from etl.settings import DEFAULT_SECRET_BLOCK
 
 if TYPE_CHECKING:
     from etl.contacts import ContactDetails
@@ -61,8 +62,9 @@ UPSERT = CommandSpec(
             metavar="NAME=VALUE",
         ),
     },
-    # The command calls etl.contacts directly with the environment's key (no Prefect run).
-    flow_only=frozenset({"secret_block", "base_url"}),
+    # The command calls etl.contacts directly (no Prefect run), with the key found as the flow
+    # finds it: --credentials-block, else BREVO_API_KEY, else the Secret block.
+    flow_only=frozenset({"base_url"}),
     cli_options=((None, click.Option(["--json", "as_json"], is_flag=True, help="Print JSON.")),),
 )
 """``contacts-etl contact upsert``: the contact flow's upsert parameters."""
@@ -80,8 +82,9 @@ def contact_upsert(ctx: click.Context, /, params: dict[str, Any], *, as_json: bo
     """
     from etl.contacts import upsert_contact
 
+    blocks = {k: params.pop(k, None) for k in ("credentials_block", "secret_block")}
     params = {k: v for k, v in params.items() if k != "operation" and v is not None}
-    with _contact_errors(ctx.obj["verbose"]), _settings().client() as client:
+    with _contact_errors(ctx.obj["verbose"]), _settings(**blocks).client() as client:
         result = upsert_contact(client, **params)
         _emit(
             {"created": result.created, "id": result.contact_id, "email": result.email},
@@ -90,11 +93,20 @@ def contact_upsert(ctx: click.Context, /, params: dict[str, Any], *, as_json: bo
         )
 
 
+_CREDENTIALS = click.option(
+    "--credentials-block",
+    help="A BrevoCredentials block (key, base URL, rate-limit tier); wins over BREVO_API_KEY.",
+)
+
+
 @contact.command("get")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with the raw statistics).")
+@_CREDENTIALS
 @click.pass_context
-def contact_get(ctx: click.Context, /, email: str, as_json: bool) -> None:
+def contact_get(
+    ctx: click.Context, /, email: str, as_json: bool, credentials_block: str | None
+) -> None:
     """Show a contact: attributes, lists, blacklist status and statistics.
 
     \b
@@ -106,7 +118,8 @@ def contact_get(ctx: click.Context, /, email: str, as_json: bool) -> None:
 
     from etl.contacts import get_contact_details
 
-    with _contact_errors(ctx.obj["verbose"]), _settings().client() as client:
+    settings = _settings(credentials_block=credentials_block, secret_block=DEFAULT_SECRET_BLOCK)
+    with _contact_errors(ctx.obj["verbose"]), settings.client() as client:
         details = get_contact_details(client, email)
         _emit(asdict(details), as_json, lambda: _print_contact(details))
 
@@ -136,8 +149,11 @@ def _print_contact(details: ContactDetails) -> None:
 @contact.command("unlink-all")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_CREDENTIALS
 @click.pass_context
-def contact_unlink_all(ctx: click.Context, /, email: str, as_json: bool) -> None:
+def contact_unlink_all(
+    ctx: click.Context, /, email: str, as_json: bool, credentials_block: str | None
+) -> None:
     """Remove the contact from every list it belongs to, and print which lists.
 
     \b
@@ -146,7 +162,8 @@ def contact_unlink_all(ctx: click.Context, /, email: str, as_json: bool) -> None
     """
     from etl.contacts import unlink_from_all_lists
 
-    with _contact_errors(ctx.obj["verbose"]), _settings().client() as client:
+    settings = _settings(credentials_block=credentials_block, secret_block=DEFAULT_SECRET_BLOCK)
+    with _contact_errors(ctx.obj["verbose"]), settings.client() as client:
         unlinked = unlink_from_all_lists(client, email)
         _emit(
             {"email": email, "unlinked_list_ids": unlinked},

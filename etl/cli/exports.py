@@ -48,7 +48,7 @@ EXPORT = CommandSpec(
 @flow_command("export", EXPORT)
 @click.pass_context
 def export_cmd(ctx: click.Context, /, params: dict[str, Any], *, as_json: bool) -> None:
-    """Export contacts from Brevo to typed Parquet under OUT/contacts/export_date=YYYY-MM-DD/.
+    """Export contacts from Brevo to typed Parquet under OUT/contacts/export_date=D/run=ID/.
 
     \b
     Examples:
@@ -57,6 +57,8 @@ def export_cmd(ctx: click.Context, /, params: dict[str, Any], *, as_json: bool) 
       contacts-etl export --email-campaign-action openers --email-campaign-id 42
       contacts-etl export --legacy-filter '{"blacklisted": 0, "listid.id": 12}'
       contacts-etl export --list-id 3 --incremental --out s3://warehouse/brevo
+      contacts-etl export --all-contacts --created-since 2020-01-01
+      contacts-etl export --legacy-filter '{"blacklisted": 1}'        # the whole account
     """
     verbose = ctx.obj["verbose"]
     with _errors(verbose):

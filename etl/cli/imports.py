@@ -31,6 +31,7 @@ IMPORT = CommandSpec(
     arguments=("files",),
     flags={
         "mapping_file": Flag(decls=("--mapping",), type=click.Path(exists=True, dir_okay=False)),
+        "dayfirst": Flag(decls=("--dayfirst/--monthfirst",)),
         "report_path": Flag(decls=("--report",), type=click.Path(dir_okay=False)),
         "rejects_path": Flag(decls=("--rejects",), type=click.Path(dir_okay=False)),
         "wait_timeout_s": Flag(decls=("--wait-timeout",)),
@@ -96,8 +97,14 @@ def import_cmd(
 
         options = import_options(params)
         # Preflight outside Prefect: bad input or a bad key ends here with one line.
-        with _settings().client() as client:
-            plan_import(options, client.get_attributes())
+        # The key is found as the flow will find it (a Secret block included).
+        settings = _settings(
+            credentials_block=params.get("credentials_block"),
+            secret_block=params.get("secret_block"),
+            base_url=params.get("base_url"),
+        )
+        with settings.client() as client:
+            plan_import(options, client.get_attributes(), scan_dates=False)
 
         runner = make_task_runner(task_runner, address=dask_address)
         _quiet_prefect_tracebacks_if(not verbose)

@@ -14,6 +14,7 @@ import click
 from etl.cli.contacts import contact
 from etl.cli.exports import export_cmd
 from etl.cli.imports import import_cmd
+from etl.cli.mapping import mapping
 from etl.cli.tools import demo, doctor, sandbox
 
 
@@ -44,7 +45,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         handler.setLevel(level)
 
 
-for _command in (sandbox, import_cmd, export_cmd, demo, doctor, contact):
+for _command in (sandbox, import_cmd, export_cmd, demo, doctor, contact, mapping):
     cli.add_command(_command)
 
 

@@ -28,7 +28,7 @@ from etl.cli.common import EXIT_FAILED, _errors, _quiet_prefect_tracebacks_if
     type=click.Choice(["minimal", "spec-2026-02"]),
     default="minimal",
     show_default=True,
-    help="minimal: what real Brevo was seen to do (FACTS.md section 12); "
+    help="minimal: what real Brevo was seen to do (docs/brevo/FACTS.md section 12); "
     "spec-2026-02: the February 2026 spec's promises.",
 )
 @click.option(

@@ -1,6 +1,6 @@
 """Value converters: export CSV cells (strings) -> typed Arrow arrays, and the account's dates.
 
-Formats (FACTS.md, top table): date-times are ``dd-mm-yyyy HH:MM:SS`` in the account's timezone,
+Formats (docs/brevo/FACTS.md, top table): date-times are ``dd-mm-yyyy HH:MM:SS`` in the account's timezone,
 or ISO 8601 UTC with ``exportDateInUTC``; date attributes ``YYYY-MM-DD``; booleans
 ``true``/``false``; category attributes the label; multiple-choice attributes comma-joined;
 ``_listIds`` ``[2|7]``; channels ``|``-joined. Parsing is tolerant of the variants seen in the wild
@@ -51,9 +51,9 @@ class ExportFormatError(ValueError):
 class ParseSettings:
     """Account settings that change how date-times are written in an export.
 
-    They come from ``GET /account`` ``dateTimePreferences`` (FACTS.md F1b): Brevo writes export
+    They come from ``GET /account`` ``dateTimePreferences`` (docs/brevo/FACTS.md F1b): Brevo writes export
     dates in the account's ``dateFormat``, ``timeFormat`` (``12``/``24``) and timezone. ISO 8601
-    cells are always accepted too. Cells without a time of day (FACTS.md F1: real exports are
+    cells are always accepted too. Cells without a time of day (docs/brevo/FACTS.md F1: real exports are
     day-only, even with ``exportDateInUTC``) become 00:00 of that day in the account's timezone.
     """
 
@@ -175,7 +175,9 @@ def _to_timestamp(arr: pa.Array, settings: ParseSettings, where: Where) -> pa.Ar
             return None
 
     formats = _strptime_formats(settings, with_time=True)
-    if len(sample.strip()) <= DAY_ONLY_MAX_CHARS:  # day-only cells (FACTS.md F1): days first
+    if (
+        len(sample.strip()) <= DAY_ONLY_MAX_CHARS
+    ):  # day-only cells (docs/brevo/FACTS.md F1): days first
         days = _strptime_formats(settings, with_time=False)
         formats = days + [f for f in formats if f not in days]
 

@@ -1,6 +1,6 @@
 """The typed column layout of a run's export files, from the account's attributes.
 
-The exported file (FACTS.md, top table): ``EMAIL``, ``ADDED_TIME`` and ``MODIFIED_TIME``
+The exported file (docs/brevo/FACTS.md, top table): ``EMAIL``, ``ADDED_TIME`` and ``MODIFIED_TIME``
 (mandatory attributes), then the requested attributes; metadata ``_listIds`` as ``[2|7]``;
 ``ADDED_TIME AS _ADDED_TIME`` aliases rename a column; ``_SUBSCRIBED``/``_BLOCKLISTED`` hold
 ``|``-joined channels. Each header column gets a kind (``text``, ``float``, ``date``...) from

@@ -45,7 +45,7 @@ SUPPORTED_FORMS: tuple[str, ...] = (
 )
 
 # Brevo's v3 export has no account-wide "blocklisted" action. A v2 filter that names no list
-# runs as one whole-account export (allContacts + createdSince, FACTS.md F7) with the
+# runs as one whole-account export (allContacts + createdSince, docs/brevo/FACTS.md F7) with the
 # subscription-status columns, filtered here: contacts in no list are covered too.
 WHOLE_ACCOUNT_SINCE = "2000-01-01T00:00:00.000Z"  # before any Brevo (Sendinblue) account
 WHOLE_ACCOUNT_FILTERS: dict[str, tuple[str, str]] = {

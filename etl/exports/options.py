@@ -2,7 +2,7 @@
 
 Everything Brevo would refuse is refused here first, with the reason, so a bad combination costs
 no API call and no rate-limit budget. The rules come from the spec text of
-``requestContactExport`` (FACTS.md section 4):
+``requestContactExport`` (docs/brevo/FACTS.md section 4):
 
 * ``actionForContacts`` needs a ``listId`` or a ``segmentId`` (one of them, never both);
 * ``emailCampaignId`` is mandatory for openers, nonOpeners, clickers, nonClickers and

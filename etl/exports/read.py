@@ -1,6 +1,6 @@
 """Read Brevo export files: typed Arrow batches, identifier keys and the modified-since filter.
 
-The exported file (FACTS.md, top table): UTF-8, ``;``-separated, a header row, double quotes
+The exported file (docs/brevo/FACTS.md, top table): UTF-8, ``;``-separated, a header row, double quotes
 when needed. Every file is read as strings by ``pyarrow.csv.open_csv`` (streaming, blocks of at
 most ``MAX_BLOCK_BYTES``) and converted column by column (``etl.exports.convert``) into the
 layout of the whole run (``etl.exports.layout``), so every file yields the same schema.
@@ -245,7 +245,7 @@ def filter_modified_since(
 ) -> pa.RecordBatch:
     """Keep rows modified at or after ``since`` (naive means UTC); rows without a date stay.
 
-    Rows marked in ``day_only`` only know the day they were modified (FACTS.md F1): they are
+    Rows marked in ``day_only`` only know the day they were modified (docs/brevo/FACTS.md F1): they are
     kept when that day (in the account's timezone, ``settings``) is ``since``'s day or later,
     so a contact changed later on the same day is never dropped.
     """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from etl.exports.read import ExportFile
 
 logger = logging.getLogger(__name__)
 
-# Every name a contact export's process has been seen or documented under (FACTS.md §5, F8):
+# Every name a contact export's process has been seen or documented under (docs/brevo/FACTS.md §5, F8):
 # ``SEARCH_EXPORT_USERS`` (specs), ``SEARCH_EXPORT_USERS_API`` (current docs, API-started),
 # ``CONTACT_EXPORT`` and ``LIST_EXPORT`` (the 2026 enum).
 EXPORT_PROCESS_NAMES = frozenset(
@@ -42,6 +43,56 @@ def is_export_process(name: str | None) -> bool:
 
 WakeFactory = Callable[[], tuple[str | None, threading.Event | None]]
 """Returns (notify URL, event) for one export, or (None, None) to poll only."""
+
+StatusSink = Callable[[str], None]
+"""Receives one line per change of an export's state (the flow's run logger)."""
+
+# While Brevo works (about 35 s for a small export), say so at least this often.
+STATUS_LOG_EVERY_S = 30.0
+
+
+class ExportWatch:
+    """Reports one export's progress: Brevo's status and the time waited, then the bytes.
+
+    Each poll goes to the progress hook (``etl.progress``: the CLI's progress bar), as step
+    ``export <label>: <status>`` with the seconds waited as its count; a change of status, and
+    every ``STATUS_LOG_EVERY_S`` without one, is a line for ``sink`` (the flow logs) and this
+    module's logger.
+    """
+
+    def __init__(self, label: str, sink: StatusSink | None = None) -> None:
+        self.label = label
+        self.sink = sink
+        self.started = time.monotonic()
+        self.status: str | None = None
+        self.logged_at = 0.0
+
+    def elapsed(self) -> float:
+        """Seconds since the export was requested."""
+        return time.monotonic() - self.started
+
+    def say(self, line: str) -> None:
+        """One line for the flow logs and this module's logger."""
+        logger.info("%s", line)
+        if self.sink is not None:
+            try:
+                self.sink(line)
+            except Exception:  # a broken sink must not break an export
+                logger.debug("status sink failed", exc_info=True)
+
+    def on_poll(self, process: Process) -> None:
+        """Called with each polled process (``BrevoClient.wait_for_process(on_poll=)``)."""
+        elapsed = self.elapsed()
+        status = str(process.status)
+        progress.report(f"export {self.label}: {status}", int(elapsed), 0)
+        if status != self.status or elapsed - self.logged_at >= STATUS_LOG_EVERY_S:
+            self.say(f"export {self.label}: process {process.id} {status} after {elapsed:.0f} s")
+            self.status, self.logged_at = status, elapsed
+
+    def downloaded(self, size: int) -> None:
+        """The file is here: its bytes, on the terminal and in the logs."""
+        progress.report(f"export {self.label}: downloaded bytes", size, size)
+        self.say(f"export {self.label}: downloaded {size} bytes after {self.elapsed():.0f} s")
 
 
 @dataclass
@@ -64,7 +115,7 @@ class ExportStarter:
     """Starts a run's exports one at a time and remembers the processes they started.
 
     A lost answer (:class:`SubmissionUncertain`) is reconciled by looking for the export process
-    the request started. Real Brevo's processes carry no creation time (FACTS.md F2), so the
+    the request started. Real Brevo's processes carry no creation time (docs/brevo/FACTS.md F2), so the
     newest process id is noted just before each request: only export processes with a larger
     id (Brevo numbers processes in order) can be the lost request's. With several exports in
     flight, such a process may be another export's of this run: taking its id would export one
@@ -161,7 +212,7 @@ class DateSettings:
 def date_settings_from(
     account: AccountInfo | DateTimePreferences | None, *, failure: str | None = None
 ) -> DateSettings:
-    """The export date settings for an account's ``dateTimePreferences`` (FACTS.md F1b).
+    """The export date settings for an account's ``dateTimePreferences`` (docs/brevo/FACTS.md F1b).
 
     Without preferences (``GET /account`` failed or gave none) dates are read as before:
     ``dd-mm-yyyy`` (with or without a time) or ISO 8601, in UTC, and a note says so. A value
@@ -219,11 +270,20 @@ def _parse(value: str | None) -> datetime | None:
 
 
 def _wait(
-    client: BrevoClient, run: ExportRun, timeout_s: float, wake: threading.Event | None
+    client: BrevoClient,
+    run: ExportRun,
+    timeout_s: float,
+    wake: threading.Event | None,
+    watch: ExportWatch | None = None,
 ) -> Process:
     assert run.process_id is not None
-    process = client.wait_for_process(run.process_id, timeout_s=timeout_s, wake=wake)
-    # ``info.export`` is documented (2026-02 spec) but real Brevo leaves it out (FACTS.md F3).
+    process = client.wait_for_process(
+        run.process_id,
+        timeout_s=timeout_s,
+        wake=wake,
+        on_poll=watch.on_poll if watch is not None else None,
+    )
+    # ``info.export`` is documented (2026-02 spec) but real Brevo leaves it out (docs/brevo/FACTS.md F3).
     info = process.export_info
     run.total_records = info.total_records if info is not None else None
     run.file_size = info.file_size if info is not None else None
@@ -231,7 +291,12 @@ def _wait(
 
 
 def _download(
-    client: BrevoClient, run: ExportRun, process: Process, work_dir: Path, index: int
+    client: BrevoClient,
+    run: ExportRun,
+    process: Process,
+    work_dir: Path,
+    index: int,
+    watch: ExportWatch | None = None,
 ) -> None:
     if not process.export_url:
         # No link at all: treated like an expired one, so the export is requested once more.
@@ -246,6 +311,8 @@ def _download(
         target.with_suffix(".zip" if name.lower().endswith(".zip") else ".csv"),
     )
     run.downloaded_bytes = dest.stat().st_size
+    if watch is not None:
+        watch.downloaded(run.downloaded_bytes)
     if run.file_size is not None and run.downloaded_bytes != run.file_size:
         run.warnings.append(
             f"export {run.label}: downloaded {run.downloaded_bytes} bytes, Brevo's "
@@ -274,9 +341,11 @@ def run_export(
     timeout_s: float,
     wake_factory: WakeFactory | None = None,
     starts: ExportStarter | None = None,
+    status: StatusSink | None = None,
 ) -> ExportRun:
     """Request one export, wait for it, download its file(s); re-request once if the link expired."""
     starts = starts or ExportStarter()
+    watch = ExportWatch(run.label, status)
     for attempt in (1, 2):
         url, wake = wake_factory() if wake_factory else (None, None)
         request = run.request
@@ -286,9 +355,9 @@ def run_export(
             request = replace(request, notify_url=url)
         run.process_id = starts.start(client, request)
         logger.info("export %s: process %s", run.label, run.process_id)
-        process = _wait(client, run, timeout_s, wake)
+        process = _wait(client, run, timeout_s, wake, watch)
         try:
-            _download(client, run, process, work_dir, index)
+            _download(client, run, process, work_dir, index, watch)
             return run
         except ExportLinkExpired:
             if attempt == 2:
@@ -308,8 +377,12 @@ def run_exports(
     timeout_s: float = 3600.0,
     max_parallel: int = 4,
     wake_factory: WakeFactory | None = None,
+    status: StatusSink | None = None,
 ) -> list[ExportRun]:
-    """Run several exports concurrently (the client's limiter keeps them within budget)."""
+    """Run several exports concurrently (the client's limiter keeps them within budget).
+
+    ``status`` receives a line per change of an export's state (see :class:`ExportWatch`).
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     runs = [ExportRun(label=label, request=req) for label, req in requests]
     starts = ExportStarter()
@@ -325,6 +398,7 @@ def run_exports(
                 timeout_s=timeout_s,
                 wake_factory=wake_factory,
                 starts=starts,
+                status=status,
             )
             for i, run in enumerate(runs)
         ]

@@ -4,7 +4,7 @@ The suite: the identifier column exists, has no nulls and no duplicates; list id
 and the row count matches Brevo's ``info.export.total_records``. When several exports were merged
 (or rows were filtered by ``--modified-since``), ``total_records`` is the sum over exports before
 folding duplicates, so the check becomes ``rows <= total_records`` and a note says so. (The
-export flow passes no ``total_records``: real Brevo sends no ``info.export`` (FACTS.md F3), and
+export flow passes no ``total_records``: real Brevo sends no ``info.export`` (docs/brevo/FACTS.md F3), and
 when it does, the flow compares it per export and reports a difference as a warning.)
 
 Only the two columns the suite needs are read from the Parquet, and the per-row list-id check is

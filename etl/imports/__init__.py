@@ -1,8 +1,9 @@
 """The import path, in run order: CSV files -> checked, normalised chunks -> Brevo, exactly once.
 
-Owns, in run order: the run's options (``options``), planning (``plan``), the CSV sniffer and
-reader (``csv``), header mapping (``mapping``), value normalising, one module per value family
-(``normalise``), Great Expectations checks (``validate``), pass 1 and 2 of the local half
+Owns, in run order: the run's options (``options``), planning (``plan``, which also settles the
+day/month order of date columns), the CSV sniffer and reader (``csv``), header mapping
+(``mapping``, with the shipped mapping ``presets``), value normalising, one module per value
+family (``normalise``), Great Expectations checks (``validate``), pass 1 and 2 of the local half
 (``prepare``, with the ``spill`` between them and the run-wide ``dedupe``), the ``;`` body
 (``body``), the rejects file (``rejects``), the per-account ledger of runs and chunks
 (``ledger``) and which run an invocation is (``runs``), chunk publishing for ``fileUrl``
@@ -31,6 +32,7 @@ from etl.imports.prepare import (
     normalise_file,
     prepare_import,
 )
+from etl.imports.presets import PRESET_NAMES, MappingPreset, list_presets, load_preset
 from etl.imports.publish import LocalFilePublisher, Publisher, S3Publisher
 from etl.imports.reconcile import ReconcileAmbiguous, reconcile_uncertain
 from etl.imports.report import ImportReport, build_report, write_report
@@ -54,6 +56,7 @@ from etl.imports.target import Target, remembered_target, resolve_target
 
 __all__ = [
     "DEFAULT_STATE_DIR",
+    "PRESET_NAMES",
     "AccountScope",
     "ChunkFile",
     "ChunkOutcome",
@@ -63,6 +66,7 @@ __all__ = [
     "ImportReport",
     "Ledger",
     "LocalFilePublisher",
+    "MappingPreset",
     "PreparedImport",
     "Publisher",
     "ReconcileAmbiguous",
@@ -74,6 +78,8 @@ __all__ = [
     "begin_run",
     "build_report",
     "finish_prepare",
+    "list_presets",
+    "load_preset",
     "newest_process_id",
     "normalise_file",
     "open_ledger",

@@ -169,18 +169,25 @@ def load_mapping_file(path: Path) -> dict[str, str]:
         data = data["columns"]
     if not isinstance(data, dict) or not data:
         raise ConfigError(f'mapping file {path}: expected a mapping {{"Source header": "ATTR"}}')
+    return check_mapping(data, f"mapping file {path}")
+
+
+def check_mapping(data: Mapping[object, object], where: str) -> dict[str, str]:
+    """``{"Source header": "ATTRIBUTE"}`` checked, attributes upper-cased (``""`` drops).
+
+    Raises:
+        ConfigError: an entry is not a header name mapped to an attribute name.
+    """
     mapping: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(key, str) or not (value is None or isinstance(value, str)):
             raise ConfigError(
-                f"mapping file {path}: entry {key!r}: {value!r} must map a header name to an "
-                "attribute name"
+                f"{where}: entry {key!r}: {value!r} must map a header name to an attribute name"
             )
         target = (value or "").strip().upper()
         if target not in IGNORE_VALUES and not re.fullmatch(r"[A-Z0-9_]+", target):
             raise ConfigError(
-                f"mapping file {path}: {key!r} -> {value!r} is not an attribute name "
-                "(letters, digits and _)"
+                f"{where}: {key!r} -> {value!r} is not an attribute name (letters, digits and _)"
             )
         mapping[key] = target
     return mapping
@@ -195,13 +202,22 @@ def map_columns(
     *,
     user_mapping: Mapping[str, str | None] | None = None,
     known_attributes: Collection[str] = (),
+    preset_mapping: Mapping[str, str | None] | None = None,
 ) -> ColumnMapping:
     """Map each header name to an attribute.
+
+    ``preset_mapping`` (a mapping preset's columns) comes under ``user_mapping``: for a column
+    both name (headers compared as :func:`header_key` does), the user's entry wins. Preset
+    entries that match no column are not listed in ``unused_user_keys``.
 
     Raises:
         InputError: two columns map to the same attribute, or no column maps to EMAIL or SMS.
     """
     user = dict(user_mapping or {})
+    if preset_mapping:
+        mine = {header_key(k) for k in user}
+        preset = {k: v for k, v in preset_mapping.items() if header_key(k) not in mine}
+        user = {**preset, **user}
     user_by_key = {header_key(k): k for k in user}
     known_by_key = {header_key(a): a.upper() for a in known_attributes}
     known = {a.upper() for a in known_attributes} | BUILTIN_ATTRIBUTES
@@ -247,7 +263,7 @@ def map_columns(
             "rename one or use --mapping"
         )
     unknown = tuple(n for n, t in columns.items() if t not in known) if known_attributes else ()
-    unused = tuple(k for k in user if k not in used_user)
+    unused = tuple(k for k in user_mapping or {} if k not in used_user)
     return ColumnMapping(
         columns=columns, unknown=unknown, ignored=tuple(ignored), unused_user_keys=unused
     )

@@ -10,6 +10,7 @@ from typing import Literal
 from etl.errors import InputError
 from etl.imports.body import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES
 from etl.imports.ledger import DEFAULT_STATE_DIR
+from etl.imports.presets import PRESET_NAMES
 
 Via = Literal["body", "url", "auto"]
 Keep = Literal["first", "last"]
@@ -31,9 +32,13 @@ class ImportOptions:
     new_list: str | None = None
     folder_id: int | None = None
     mapping_file: Path | None = None
+    mapping_preset: str | None = None
+    """A shipped mapping preset (:mod:`etl.imports.presets`); ``mapping_file`` wins over it."""
     strict: bool = False
     default_region: str | None = None
-    dayfirst: bool = False
+    dayfirst: bool | None = None
+    """How to read ``03/02/2024`` in a date column whose values do not settle the order:
+    day-first (True), month-first (False), or not at all (None: rejected as ambiguous)."""
     drop_invalid_values: bool = False
     keep: Keep = "last"
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
@@ -64,6 +69,11 @@ class ImportOptions:
         if not 0 < self.chunk_bytes <= MAX_CHUNK_BYTES:
             raise InputError(
                 f"--chunk-bytes must be between 1 and {MAX_CHUNK_BYTES} (Brevo's 10 MB limit)"
+            )
+        if self.mapping_preset is not None and self.mapping_preset not in PRESET_NAMES:
+            raise InputError(
+                f"unknown mapping preset {self.mapping_preset!r}: choose one of "
+                + ", ".join(PRESET_NAMES)
             )
         if self.keep not in ("first", "last"):
             raise InputError("--keep must be first or last")

@@ -1,13 +1,13 @@
 """What Brevo did with an imported chunk: its counts, the rows it refused, values it ignored.
 
 Brevo reports an import only through ``info.import`` of its process, and what that holds is not
-settled (FACTS.md sections 5 and 12): each field may be a count, the URL of a ``;`` CSV of the
+settled (docs/brevo/FACTS.md sections 5 and 12): each field may be a count, the URL of a ``;`` CSV of the
 offending rows, or null. :func:`account_for_chunk` accepts all three, downloads the links, and
 turns them into per-kind counts and refused rows, so a report never counts as sent a row that
 Brevo refused.
 
 Importing ``false`` into a boolean attribute has been reported not to overwrite ``true``
-(FACTS.md F4); :func:`apply_false_booleans` re-applies those values through
+(docs/brevo/FACTS.md F4); :func:`apply_false_booleans` re-applies those values through
 ``POST /contacts/batch``, which does apply them.
 
 :func:`chunk_landed` checks by content whether a chunk's rows are in Brevo: a sample of its
@@ -210,7 +210,7 @@ def apply_false_booleans(
 def _same(sent: str, held: Any) -> bool | None:
     """Whether a held value equals a sent one; None when it cannot be told (booleans)."""
     if isinstance(held, bool) or sent in ("true", "false"):
-        return None  # Brevo may keep true for an imported false (FACTS.md F4)
+        return None  # Brevo may keep true for an imported false (docs/brevo/FACTS.md F4)
     if held is None or held == "":
         return False
     text = str(held).strip()

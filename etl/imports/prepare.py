@@ -23,7 +23,7 @@ import pyarrow.ipc as ipc
 from etl.imports.body import Chunk, ChunkBuilder
 from etl.imports.csv import iter_csv_batches
 from etl.imports.dedupe import KEY_DTYPE, decide_duplicates, hash_identifiers, read_keys
-from etl.imports.normalise import IDENTIFIER, LINE, NormaliseOptions, normalise_batch
+from etl.imports.normalise import IDENTIFIER, LINE, normalise_batch
 from etl.imports.options import ImportOptions, Progress, no_progress
 from etl.imports.plan import ImportPlan
 from etl.imports.rejects import RejectsWriter
@@ -67,6 +67,8 @@ class PreparedImport:
     rejects_path: Path
     validation: ValidationReport
     dropped_values: int = 0
+    phones_reassigned_region: int = 0
+    """Phone values read as another region's (``06 92 ...`` under FR: Réunion), kept rows."""
 
     @property
     def rows_read(self) -> int:
@@ -92,6 +94,7 @@ class FileStage:
     spill_path: Path | None = None
     keys_path: Path | None = None  # .hash (uint64) and .line (int64) files of the kept rows
     kept_rows: int = 0
+    phones_reassigned: int = 0
 
 
 def normalise_file(
@@ -110,16 +113,13 @@ def normalise_file(
     planned = plan.files[file_idx]
     account = FileAccount(path=str(planned.path))
     columns = planned.attributes
-    norm_options = NormaliseOptions(
-        default_region=options.default_region,
-        dayfirst=options.dayfirst,
-        drop_invalid_values=options.drop_invalid_values,
-    )
+    norm_options = plan.normalise
     validator = ContactValidator(plan.specs, columns)
     reasons: Counter[str] = Counter()
     reports: list[ValidationReport] = []
     dropped = 0
     kept_rows = 0
+    reassigned = 0
     keys_path = work_dir / f"keys-{file_idx:04d}"
     spill_path = work_dir / f"spill-{file_idx:04d}.arrow"
     rejects_part = work_dir / f"rejects-{file_idx:04d}.csv"
@@ -135,6 +135,7 @@ def normalise_file(
             for batch in iter_csv_batches(planned.path, planned.fmt, batch_rows=options.batch_rows):
                 account.rows_read += len(batch.rows) + len(batch.malformed)
                 result = normalise_batch(batch, planned.mapping, plan.specs, norm_options)
+                reassigned += result.phones_reassigned
                 if len(result.rejected):
                     rejects.write(str(planned.path), result.rejected)
                     reasons.update(result.rejected["reason"].astype(str))
@@ -168,6 +169,7 @@ def normalise_file(
         spill_path=spill_path if writer is not None else None,
         keys_path=keys_path,
         kept_rows=kept_rows,
+        phones_reassigned=reassigned,
     )
 
 
@@ -314,4 +316,5 @@ def finish_prepare(
         rejects_path=rejects_path,
         validation=merge_reports(st.report for st in stages),
         dropped_values=dropped,
+        phones_reassigned_region=sum(st.phones_reassigned for st in stages),
     )

@@ -32,7 +32,7 @@ class ReconcileAmbiguous(BrevoError):
 def _candidates(client: BrevoClient, ledger: Ledger, entry: ChunkEntry) -> list[Process]:
     """Import processes newer than the newest one seen before the submission, unclaimed.
 
-    Brevo promises no creation time on a process (FACTS.md F2), so ids are the only order;
+    Brevo promises no creation time on a process (docs/brevo/FACTS.md F2), so ids are the only order;
     where a time is given, processes clearly older than the submission are dropped too.
     """
     claimed = ledger.claimed_process_ids()

@@ -10,7 +10,10 @@ A streaming CSV (UTF-8 with BOM, comma-separated, so that Excel opens it right) 
 - ``raw`` is the record's raw text, for rows that could not be split into fields.
 
 People open this file in a spreadsheet, so a cell starting with ``=``, ``+``, ``-``, ``@``, tab or
-CR (a formula to Excel) gets a leading apostrophe. Each ``write`` is flushed before it returns.
+CR (a formula to Excel) gets a leading apostrophe. An original value (or raw record) longer than
+32 KiB is cut there and marked (``…[truncated: N characters]``), and the row's message says so: a
+60 MB cell of a column the run ignores would otherwise make the file unusable, and the source
+file still holds the value. Each ``write`` is flushed before it returns.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from etl.imports.normalise import ATTRIBUTE, LINE, MESSAGE, RAW, REASON, REJECT_
 COLUMNS: tuple[str, ...] = ("source_file", "line", "action", "reason", "message", "original", "raw")
 REJECTED = "rejected"
 DROPPED = "dropped"
+MAX_CELL_CHARS = 32 * 1024
+"""Original values longer than this are truncated in the rejects file (with a marker)."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
@@ -75,10 +80,18 @@ class RejectsWriter:
         n = len(frame)
         reasons = _text(frame, REASON)
         raws = _text(frame, RAW)
+        truncated: dict[str, np.ndarray] = {}
+        raws, cut = _truncate(raws)
+        if cut is not None:
+            truncated["(raw record)"] = cut
         # Keyed by source header; a later column of the same name wins, as in a dict.
         originals = {_source_name(c): c for c in frame.columns if c not in REJECT_META}
         if originals:
-            values = {name: _text(frame, column) for name, column in originals.items()}
+            values = {}
+            for name, column in originals.items():
+                values[name], cut = _truncate(_text(frame, column))
+                if cut is not None:
+                    truncated[name] = cut
             original = _json_objects(values)
             # A row that could not be split into fields has only its raw text.
             blank = np.ones(n, dtype=bool)
@@ -89,13 +102,16 @@ class RejectsWriter:
                 original = pc.if_else(pa.array(raw_only), "", original)
         else:
             original = _repeat("", n)
+        messages = _text(frame, MESSAGE)
+        if truncated:
+            messages = _note_truncated(messages, truncated)
         self._write_rows(
             [
                 _repeat(neutralise(source_file), n),
                 _line_text(frame),
                 _repeat(REJECTED, n),
                 _neutralised(reasons),
-                _neutralised(_text(frame, MESSAGE)),
+                _neutralised(messages),
                 original,
                 _neutralised(raws),
             ]
@@ -201,6 +217,39 @@ def _text(frame: pd.DataFrame, column: str) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return pc.fill_null(arr, "")
+
+
+def _truncate(values: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    """Values cut at MAX_CELL_CHARS with a marker, and which were cut (None: none was)."""
+    lengths = pc.utf8_length(values)
+    long = _np_bool(pc.greater(lengths, MAX_CELL_CHARS))
+    if not long.any():
+        return values, None
+    marked = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(values, 0, MAX_CELL_CHARS),
+        "…[truncated: ",
+        pc.cast(lengths, pa.string()),
+        " characters]",
+        "",
+    )
+    return pc.if_else(pa.array(long), marked, values), long
+
+
+def _note_truncated(messages: pa.Array, truncated: dict[str, np.ndarray]) -> pa.Array:
+    """Say in each row's message which of its values the file holds truncated."""
+    rows = np.flatnonzero(np.logical_or.reduce(list(truncated.values())))
+    notes = []
+    for i in rows.tolist():
+        names = ", ".join(name for name, cut in truncated.items() if cut[i])
+        notes.append(
+            f" (values over {MAX_CELL_CHARS} characters are truncated in this file: {names})"
+        )
+    mask = np.zeros(len(messages), dtype=bool)
+    mask[rows] = True
+    noted = pc.binary_join_element_wise(
+        messages.filter(pa.array(mask)), pa.array(notes, type=pa.string()), ""
+    )
+    return pc.replace_with_mask(messages, pa.array(mask), noted)
 
 
 def _line_text(frame: pd.DataFrame) -> pa.Array:

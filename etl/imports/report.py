@@ -47,6 +47,14 @@ class ImportReport:
     account: dict[str, str] = field(default_factory=dict)
     refusals_path: str | None = None
     dropped_values: int = 0
+    phones_reassigned_region: int = 0
+    """Phones written the national way that are another region's (Réunion's under FR)."""
+    date_orders: dict[str, str] = field(default_factory=dict)
+    """Date attribute -> how its day/month order was decided (``day-first (settled by ...)``)."""
+    footer_lines: dict[str, list[str]] = field(default_factory=dict)
+    """File -> the footer lines at its end (a report's legal lines): neither read nor rejected."""
+    warnings: list[str] = field(default_factory=list)
+    """What the user should know although nothing failed (a file with no data rows, ...)."""
     new_emails: int | None = None
     emails_exists: int | None = None
     invalid_email: int | None = None
@@ -165,6 +173,10 @@ def build_report(
         account={"email": account.email, "key": account.key} if account else {},
         refusals_path=str(refusals_path) if refusals_path else None,
         dropped_values=prepared.dropped_values,
+        phones_reassigned_region=prepared.phones_reassigned_region,
+        date_orders={a: d.describe(plan.normalise.dayfirst) for a, d in plan.date_orders.items()},
+        footer_lines={str(f.path): list(f.fmt.footer) for f in plan.files if f.fmt.footer},
+        warnings=run_warnings(plan, prepared),
         differences=differences,
         started_at=started_at.isoformat(timespec="seconds"),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -186,6 +198,22 @@ def build_report(
             f"{report.rows_already_sent}"
         )
     return report
+
+
+def run_warnings(plan: ImportPlan, prepared: PreparedImport) -> list[str]:
+    """What the user should know although nothing failed."""
+    warnings: list[str] = []
+    for planned, account in zip(plan.files, prepared.files, strict=True):
+        if account.rows_read == 0:
+            warnings.append(f"{planned.path}: the file has a header but no data rows")
+    for attribute, decision in plan.date_orders.items():
+        if decision.order is None and plan.normalise.dayfirst is None:
+            warnings.append(
+                f"{attribute}: dates such as {decision.example} read as a different date "
+                "day-first and month-first and no value settles the column: rows holding one "
+                "are rejected (ambiguous_date); give --dayfirst or --monthfirst"
+            )
+    return warnings
 
 
 def _counts_source(sources: set[str], known: bool) -> str:

@@ -74,7 +74,7 @@ _STATUS_CODES = {
     422: "unprocessable_entity",
     429: "out_of_range",
 }
-# No authoritative Brevo 429 body is known (FACTS.md section 2) and the spec's errorModel code
+# No authoritative Brevo 429 body is known (docs/brevo/FACTS.md section 2) and the spec's errorModel code
 # is a closed enum with no rate-limit entry: the sandbox answers the nearest one, out_of_range
 # (the request count is out of the allowed range). Clients should key on the 429 status.
 RATE_LIMITED_BODY = {"code": "out_of_range", "message": "Too many requests: rate limit exceeded"}

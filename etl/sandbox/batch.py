@@ -6,7 +6,7 @@ contact's EXT_ID, as in ``PUT /contacts/{identifier}``. The rest of an item is a
 (``attributes``, ``emailBlacklisted``, ``smsBlacklisted``, ``listIds``, ``unlinkListIds``,
 ``smtpBlacklistSender``). The whole batch is checked before anything is written and then
 applied in one transaction: an unknown contact, a bad value or a duplicate identifier is a
-400 and nothing changes. No spec edition states a maximum batch size (FACTS.md section 8):
+400 and nothing changes. No spec edition states a maximum batch size (docs/brevo/FACTS.md section 8):
 the sandbox caps it at config ``batch_max_contacts`` (100) and answers 400 ``out_of_range``
 above it. Booleans given here always apply (``boolean_false_overwrites`` is about imports).
 """

@@ -1,4 +1,4 @@
-"""Switchable behaviour of the sandbox (``POST /_sandbox/config``), with FACTS.md's defaults."""
+"""Switchable behaviour of the sandbox (``POST /_sandbox/config``), with docs/brevo/FACTS.md's defaults."""
 
 from __future__ import annotations
 

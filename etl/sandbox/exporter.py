@@ -1,13 +1,13 @@
 """``POST /contacts/export``: validate the request, select the contacts, write the file.
 
-The file (FACTS.md's table of choices): UTF-8, ``;``-separated, a header row. Columns, in
+The file (docs/brevo/FACTS.md's table of choices): UTF-8, ``;``-separated, a header row. Columns, in
 order: EMAIL, ADDED_TIME, MODIFIED_TIME (when ``exportMandatoryAttributes``, the default),
 then ``exportAttributes``, then ``exportMetadata`` (``_listIds`` as ``[2|7]``; ADDED_TIME /
 MODIFIED_TIME, optionally aliased ``ADDED_TIME AS _ADDED_TIME``), then, for
 ``exportSubscriptionStatus``, the sandbox's ``_SUBSCRIBED`` and ``_BLOCKLISTED`` columns: each
 the ``|``-joined requested channels (``email_marketing``, ``sms_marketing``) on which the
 contact is subscribed / blocklisted. Times (ADDED_TIME, MODIFIED_TIME and their aliases) follow
-config ``export_times``: ``day`` (profile ``minimal``, FACTS.md F1/F1b) writes only the day, in
+config ``export_times``: ``day`` (profile ``minimal``, docs/brevo/FACTS.md F1/F1b) writes only the day, in
 the account's ``dateTimePreferences.dateFormat`` and time zone, whatever ``exportDateInUTC``
 says; ``datetime`` (profile ``spec-2026-02``) writes the day in that format plus ``HH:MM:SS``
 in the account's time zone (``dd-mm-yyyy HH:MM:SS`` in UTC by default), or ISO
@@ -29,7 +29,7 @@ Filters (``customContactFilter``; a sandbox reading of the spec's one-line descr
 - ``actionForSmsCampaigns``: ``hardBounces``/``softBounces``/``unsubscribed`` on an SMS
   campaign (``smsCampaignId`` optional).
 - ``createdSince`` (ISO 8601): only contacts created at or after it. With it,
-  ``allContacts`` needs no list or segment: the whole account (FACTS.md F7).
+  ``allContacts`` needs no list or segment: the whole account (docs/brevo/FACTS.md F7).
 - Actions given together intersect. The deprecated ``contactFilter`` takes
   ``{"blacklisted": bool}``, ``{"smsBlacklisted": bool}`` and ``{"listid.id": N}``.
 """
@@ -226,7 +226,7 @@ def _custom_filter(raw: Any, account: Account, spec: ExportSpec) -> None:
         if on_contacts not in ACTIONS_CONTACTS:
             raise invalid(f"Invalid actionForContacts: {on_contacts}")
         # A whole-account export: allContacts without a list is accepted when createdSince is
-        # given (FACTS.md F7, one live 2026 job; observed behaviour, so under every profile).
+        # given (docs/brevo/FACTS.md F7, one live 2026 job; observed behaviour, so under every profile).
         whole_account = on_contacts == "allContacts" and created_since is not None
         if list_id is None and segment_id is None and process_id is None and not whole_account:
             raise missing("listId or segmentId is mandatory if actionForContacts is specified")

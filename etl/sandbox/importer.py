@@ -1,6 +1,6 @@
 """``POST /contacts/import``: validate the request, parse its rows, apply them to the account.
 
-Parsing (sandbox choices where Brevo is silent, FACTS.md section 3):
+Parsing (sandbox choices where Brevo is silent, docs/brevo/FACTS.md section 3):
 
 - ``fileBody`` (and a CSV ``fileUrl``) is ``;``-separated with optional RFC 4180 double
   quotes, rows split by ``\\n`` or ``\\r\\n``; the header holds attribute names
@@ -470,7 +470,7 @@ def import_info(report: ImportReport, write: Writer) -> dict[str, Any]:
 
     ``import`` (config ``import_info: counts``, profile ``spec-2026-02``): counts, plus links
     in ``invalid_emails_url`` and ``duplicate_email_id``. ``import_links`` (``links``, profile
-    ``minimal``, FACTS.md F3): every key the URL of a ``;`` CSV of the offending rows (the
+    ``minimal``, docs/brevo/FACTS.md F3): every key the URL of a ``;`` CSV of the offending rows (the
     body's header, then the rows as they were), or null: ``invalid_emails``;
     ``duplicate_email_id`` (an email twice in the body); ``duplicate_phone_id`` (an SMS twice,
     or held by another contact); ``duplicate_ext_id`` (held by another contact). The sandbox

@@ -1,6 +1,6 @@
 """Profiles: named sets of the config switches where real Brevo and its specs disagree.
 
-FACTS.md section 12 (evidence gathered 2026-12-01) lists where the sandbox had been optimistic
+docs/brevo/FACTS.md section 12 (evidence gathered 2026-12-01) lists where the sandbox had been optimistic
 (rows F1-F10). ``minimal`` is the pessimistic reading of that evidence and the default;
 ``spec-2026-02`` is the sandbox as it was before, built on the February 2026 spec edition.
 Setting ``profile`` (``POST /_sandbox/config``, ``SandboxServer(profile=...)``, the CLI's

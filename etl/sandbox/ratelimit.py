@@ -3,7 +3,7 @@
 ``/v3/contacts`` and everything under it share a per-second window (``contacts_rps``); every
 other ``/v3`` endpoint (``/v3/processes`` included) shares a per-hour window (``other_rph``),
 as DOC-LIMITS gives for the general tier. ``x-sib-ratelimit-reset`` is in whole seconds, and
-there is no ``Retry-After`` (FACTS.md section 2).
+there is no ``Retry-After`` (docs/brevo/FACTS.md section 2).
 """
 
 from __future__ import annotations

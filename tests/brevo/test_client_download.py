@@ -21,7 +21,7 @@ from etl.brevo import (
 from ._support import csv_body
 
 PROFILES = ["minimal", "spec-2026-02"]
-# What an unknown and an expired export link answer under each sandbox profile (FACTS.md F5).
+# What an unknown and an expired export link answer under each sandbox profile (docs/brevo/FACTS.md F5).
 UNKNOWN_LINK_STATUS = {"minimal": 403, "spec-2026-02": 404}
 EXPIRED_LINK_STATUS = {"minimal": 403, "spec-2026-02": 410}
 S3_EXPIRED = (
@@ -138,7 +138,7 @@ def test_an_s3_link_that_no_longer_serves_is_expired(client, status, tmp_path):
 
 def test_size_limits(client, profile, tmp_path):
     export = finished_export(client)
-    # info.export.file_size only under the 2026 spec; real Brevo leaves it out (FACTS.md F3).
+    # info.export.file_size only under the 2026 spec; real Brevo leaves it out (docs/brevo/FACTS.md F3).
     assert (export.export_info is None) == (profile == "minimal")
     size = client.download(export.export_url, tmp_path / "probe.csv").stat().st_size
     (tmp_path / "probe.csv").unlink()

@@ -332,7 +332,7 @@ def test_a_download_that_stays_truncated_fails_cleanly(make_client, fast_sandbox
 
 
 def test_sent_at_is_taken_just_before_sending(client, fast_sandbox, list_id):
-    # Only the 2026-02 spec edition stamps processes with a time (FACTS.md F2).
+    # Only the 2026-02 spec edition stamps processes with a time (docs/brevo/FACTS.md F2).
     fast_sandbox.configure(profile="spec-2026-02")
     fast_sandbox.add_fault(kind="status", status=503, path_prefix=IMPORT, count=1, when="after")
     with pytest.raises(SubmissionUncertain) as info:

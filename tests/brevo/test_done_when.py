@@ -27,7 +27,7 @@ def _new_processes(client: BrevoClient, known: set[int], name: str) -> list[Proc
         p
         for page in client.iter_processes()
         for p in page
-        # SEARCH_EXPORT_USERS may be spelled SEARCH_EXPORT_USERS_API (FACTS.md F8)
+        # SEARCH_EXPORT_USERS may be spelled SEARCH_EXPORT_USERS_API (docs/brevo/FACTS.md F8)
         if p.id not in known and p.name in (name, f"{name}_API")
     ]
 

@@ -19,7 +19,7 @@ def test_doctor_says_where_the_key_came_from_and_whose_account_it_is(sandbox, mo
     assert sandbox.api_key not in result.output
 
 
-def test_doctor_fails_cleanly_on_a_missing_credentials_block(sandbox, monkeypatch):
+def test_doctor_fails_cleanly_on_a_missing_credentials_block(sandbox, monkeypatch, prefect_harness):
     monkeypatch.setenv("BREVO_API_KEY", sandbox.api_key)
     result = CliRunner().invoke(cli, ["doctor", "--credentials-block", "nope"])
     assert result.exit_code == 2, result.output

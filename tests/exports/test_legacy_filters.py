@@ -8,10 +8,12 @@ from etl.brevo.models import ContactFilter
 from etl.errors import InputError
 from etl.exports.legacy_filters import (
     SUPPORTED_FORMS,
+    WHOLE_ACCOUNT_SINCE,
     parse_export_attrib,
     parse_legacy_filter,
     translate_legacy_filter,
 )
+from etl.exports.read import ChannelFilter
 
 OR_UNSUBSCRIBED = (
     '{"blacklisted": 1, "$or": [{"user_history": {"$elemMatch": {"action": "unsubscribed", '

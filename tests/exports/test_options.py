@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from etl.brevo.models import ContactFilter
+from etl.brevo.models import Attribute, ContactFilter
 from etl.errors import InputError
+from etl.exports.legacy_filters import WHOLE_ACCOUNT_SINCE
 from etl.exports.options import (
     ExportOptions,
     build_export_requests,
+    default_export_attributes,
     normalise_metadata,
     plan_exports,
     validate_contact_filter,
 )
+from etl.exports.read import ChannelFilter
 
 
 def test_lists_and_segments_become_one_export_each_with_all_contacts() -> None:
@@ -101,10 +104,62 @@ def test_legacy_filter_is_translated() -> None:
     )
 
 
-def test_per_list_legacy_filter_uses_every_list_and_notes_the_gap() -> None:
-    plan = plan_exports(ExportOptions(legacy_filter='{"blacklisted": 1}'), all_list_ids=[2, 8])
-    assert [label for label, _ in plan.requests] == ["unsubscribed:list:2", "unsubscribed:list:8"]
-    assert any("not covered" in note for note in plan.notes)
+def test_blacklisted_runs_one_whole_account_export_with_the_status_columns() -> None:
+    # The case: an account with lists (or none) and the CLI's pre-check ([0]).
+    for lists in ([2, 8], [], [0]):
+        plan = plan_exports(ExportOptions(legacy_filter='{"blacklisted":1}'), all_list_ids=lists)
+        [(label, request)] = plan.requests
+        assert label == "all-contacts:since:2000-01-01"
+        wire = request.to_wire()
+        assert wire["customContactFilter"] == {
+            "actionForContacts": "allContacts",
+            "createdSince": "2000-01-01T00:00:00.000Z",
+        }
+        assert wire["exportSubscriptionStatus"] == ["email_marketing"]
+        assert plan.row_filter == ChannelFilter("_BLOCKLISTED", "email_marketing")
+    plan = plan_exports(
+        ExportOptions(
+            legacy_filter='{"blacklisted": 1}',
+            created_since="2026-01-31",
+            subscription_status=("sms_marketing",),
+        )
+    )
+    wire = plan.requests[0][1].to_wire()
+    assert wire["customContactFilter"]["createdSince"] == "2026-01-31T00:00:00.000Z"
+    assert wire["exportSubscriptionStatus"] == ["sms_marketing", "email_marketing"]
+
+
+def test_all_contacts_is_one_whole_account_export() -> None:
+    plan = plan_exports(ExportOptions(all_contacts=True, created_since="2026-01-31T10:00:00+01:00"))
+    [(label, request)] = plan.requests
+    assert label == "all-contacts:since:2026-01-31"
+    assert request.custom_contact_filter == ContactFilter(
+        action_for_contacts="allContacts", created_since="2026-01-31T09:00:00.000Z"
+    )
+    assert plan.row_filter is None
+    default = plan_exports(ExportOptions(all_contacts=True))
+    assert default.requests[0][1].custom_contact_filter.created_since == WHOLE_ACCOUNT_SINCE
+    assert any("without --created-since" in n for n in default.notes)
+
+
+def test_default_attributes_are_every_contact_attribute_of_the_account() -> None:
+    account = [
+        Attribute("EMAIL", "normal", "text"),
+        Attribute("FIRSTNAME", "normal", "text"),
+        Attribute("GENDER", "category"),
+        Attribute("ORDER_ID", "transactional", "id"),
+        Attribute("TOTAL", "calculated", "float"),
+        Attribute("COMPANY", "global", "text"),
+        Attribute("firstname", "normal", "text"),
+    ]
+    names = default_export_attributes(account)
+    assert names == ("FIRSTNAME", "GENDER")
+    plan = plan_exports(ExportOptions(list_ids=(1,)), default_attributes=names)
+    assert plan.requests[0][1].export_attributes == ("FIRSTNAME", "GENDER")
+    narrowed = plan_exports(
+        ExportOptions(list_ids=(1,), attributes=("SMS",)), default_attributes=names
+    )
+    assert narrowed.requests[0][1].export_attributes == ("SMS",)
 
 
 def test_deprecated_contact_filter_when_allowed() -> None:
@@ -151,7 +206,16 @@ def test_timestamp_columns_follow_metadata_aliases() -> None:
             "cannot be combined",
         ),
         (ExportOptions(allow_deprecated_contact_filter=True, list_ids=(1,)), (), "only applies"),
-        (ExportOptions(legacy_filter='{"blacklisted": 1}'), (), "has no lists"),
+        (ExportOptions(all_contacts=True, list_ids=(1,)), (), "cannot be combined"),
+        (ExportOptions(all_contacts=True, action="subscribed"), (), "exports every contact"),
+        (ExportOptions(list_ids=(1,), created_since="2026-01-01"), (), "only applies"),
+        (ExportOptions(all_contacts=True, created_since="yesterday"), (), "--created-since"),
+        (
+            ExportOptions(legacy_filter='{"listid.id": 2}', created_since="2026-01-01"),
+            (),
+            "only applies",
+        ),
+        (ExportOptions(legacy_filter='{"blacklisted": 1}', all_contacts=True), (), "combined"),
         (ExportOptions(legacy_filter='{"nope": 1}'), (), "supported forms"),
         (ExportOptions(), (), "nothing to export"),
         (ExportOptions(import_process_id=5), (), "--import-process-id only applies"),

@@ -40,6 +40,13 @@ def world(sandbox, brevo_profile):
             headers=h,
             timeout=5,
         ).raise_for_status()
+    # u6 is in no list, and blacklisted: only a whole-account export can find it.
+    requests.post(
+        f"{base}/contacts",
+        json={"email": "u6@example.com", "emailBlacklisted": True},
+        headers=h,
+        timeout=5,
+    ).raise_for_status()
     # Campaign 7 went to u0-u3: u0 opened and clicked, u1 opened, u2 hard-bounced, u3 soft-bounced.
     sandbox.seed_events(channel="email", campaign_id=CAMPAIGN, event="delivered", emails=EMAILS[:4])
     sandbox.seed_events(channel="email", campaign_id=CAMPAIGN, event="open", emails=EMAILS[:2])
@@ -72,6 +79,7 @@ def exported_emails(world, tmp_path, legacy: str) -> set[str]:
         files,
         client.get_attributes(),
         work_dir=tmp_path / "merge",
+        row_filter=plan.row_filter,
         account_timezone=prefs.timezone,
         account_date_format=prefs.date_format,
         account_time_format=prefs.time_format,
@@ -98,14 +106,15 @@ def exported_emails(world, tmp_path, legacy: str) -> set[str]:
         ('{"messages_sent.bnc.r": "s_b", "messages_sent.messageid": 7}', {3}),
         ('{"messages_sent.bnc.r": "s_b"}', {3}),
         ('{"sms_bl": 1}', {5}),
-        ('{"blacklisted": 1}', {1, 2, 4}),  # u2 is blacklisted by its hard bounce
+        ('{"blacklisted": 1}', {1, 2, 4, 6}),  # u2: blacklisted by its hard bounce; u6: no list
+        ('{"blacklisted": 0}', {0, 3, 5}),
     ],
 )
 def test_legacy_filters_return_what_v2_meant(world, tmp_path, legacy, expected):
     l0, l1 = world["lists"]
     text = legacy.replace("L0", str(l0)).replace("L1", str(l1))
     got = exported_emails(world, tmp_path, text)
-    assert got == {EMAILS[i] for i in expected}
+    assert got == {f"u{i}@example.com" for i in expected}
 
 
 def test_truncated_download_is_retried(world, tmp_path):
@@ -160,7 +169,7 @@ def processed_exports(sandbox):
 
 
 def test_a_403_expired_link_re_requests_the_export_once(world, tmp_path):
-    # Presigned S3 links answer 403 once expired (FACTS.md F5); the 2026 spec said 410.
+    # Presigned S3 links answer 403 once expired (docs/brevo/FACTS.md F5); the 2026 spec said 410.
     sb = world["sandbox"]
     sb.configure(export_link_ttl_s=1, expired_link_status=403)
     sb.add_fault(path_prefix="/exports/", method="GET", kind="delay", delay_s=1.5, count=1)
@@ -273,3 +282,37 @@ def test_date_settings_from_account_preferences():
     assert missing.settings.date_format == "dd-mm-yyyy"
     assert missing.notes
     assert "GET /account failed (503)" in missing.notes[0]
+
+
+def test_progress_shows_brevo_status_and_time_waited_then_the_bytes(world, tmp_path):
+    from etl import progress
+
+    world["sandbox"].configure(process_delay_s=0.3)
+    l0, _ = world["lists"]
+    plan = plan_exports(ExportOptions(list_ids=(l0,)), all_list_ids=world["lists"])
+    reports: list[tuple[str, int, int]] = []
+    lines: list[str] = []
+    progress.set_reporter(lambda step, done, total: reports.append((step, done, total)))
+    try:
+        runs = run_exports(
+            world["client"],
+            list(plan.requests),
+            work_dir=tmp_path / "dl",
+            timeout_s=30,
+            status=lines.append,
+        )
+    finally:
+        progress.set_reporter(None)
+    label = f"list:{l0}"
+    steps = [step for step, _, _ in reports]
+    assert f"export {label}: queued" in steps
+    assert f"export {label}: completed" in steps
+    assert any(
+        s.startswith(f"export {label}: ") and s.endswith(("processing", "in_process"))
+        for s in steps
+    )
+    size = runs[0].downloaded_bytes
+    assert (f"export {label}: downloaded bytes", size, size) in reports
+    assert lines[0].startswith(f"export {label}: process {runs[0].process_id} queued after ")
+    assert any(" completed after " in line for line in lines)
+    assert f"downloaded {size} bytes" in lines[-1]

@@ -143,8 +143,8 @@ def one_line(exc: BaseException) -> str:
 
 
 def partition_dirs(out: Path) -> list[Path]:
-    """What a loader globbing ``OUT/contacts/export_date=*/`` sees."""
-    return sorted(p for p in (out / "contacts").glob("export_date=*") if p.is_dir())
+    """What a loader globbing ``OUT/contacts/export_date=*/run=*/`` sees: one directory a run."""
+    return sorted(p for p in (out / "contacts").glob("export_date=*/run=*") if p.is_dir())
 
 
 def read_partition(part: Path) -> tuple[set[str], int]:
@@ -172,15 +172,19 @@ def read_partition(part: Path) -> tuple[set[str], int]:
 
 
 def assert_partitions_complete(out: Path, *, no_staging: bool = True) -> dict[str, set[str]]:
-    """Every visible partition is whole and matches its live manifest; returns emails per day."""
+    """Every visible run is whole and matches the day's index; returns emails per day (all runs)."""
     result: dict[str, set[str]] = {}
+    day_rows: dict[str, int] = {}
     for part in partition_dirs(out):
         emails, rows = read_partition(part)
-        current = out / "contacts" / "_current" / f"{part.name}.json"
+        day = part.parent.name
+        result[day] = result.get(day, set()) | emails
+        day_rows[day] = day_rows.get(day, 0) + rows
+    for day, rows in day_rows.items():
+        current = out / "contacts" / "_current" / f"{day}.json"
         if current.exists():
             manifest = json.loads(current.read_text(encoding="utf-8"))
             assert manifest["rows"] == rows, (manifest["rows"], rows)
-        result[part.name] = emails
     if no_staging:
         leftovers = [p.name for p in (out / "contacts").glob(".*")] if out.exists() else []
         assert not leftovers, f"temporary files left behind: {leftovers}"

@@ -1,15 +1,16 @@
 """Issue 9 fault matrix, export side: the export flow against a misbehaving sandbox.
 
-Every case ends with a complete partition holding exactly the account's contacts, or with a
-one-line failure that leaves the previous partition as it was (and no temporary file behind),
-after which a re-run completes. A loader globbing ``OUT/contacts/export_date=*/`` never sees a
-partial partition.
+Every case ends with a complete run directory holding exactly the account's contacts, or with a
+one-line failure that leaves the earlier runs as they were (and no temporary file behind), after
+which a re-run completes. A loader globbing ``OUT/contacts/export_date=*/run=*/`` never sees a
+partial run.
 """
 
 from __future__ import annotations
 
 import errno
 from datetime import date
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -30,6 +31,7 @@ from ._support import (
     assert_partitions_complete,
     one_line,
     processed,
+    read_partition,
 )
 
 DAY = date(2026, 3, 1)
@@ -72,10 +74,14 @@ def run_export(tmp_path, list_ids, **kw):
     return export_contacts(**params)
 
 
-def check_partition(tmp_path, summary, emails):
+def check_partition(tmp_path, summary, emails, *, earlier=()):
+    """This run's directory holds exactly ``emails``; every run of the day is whole."""
     out = tmp_path / "out"
     seen = assert_partitions_complete(out)
-    assert seen == {PART: set(emails)}
+    assert seen == {PART: set(emails) | set(earlier)}
+    run_dir = Path(summary["partition"])
+    assert run_dir.parent.name == PART
+    assert read_partition(run_dir)[0] == set(emails)
     assert summary["merged_rows"] == len(set(emails))
     assert summary["validation"]["passed"], summary["validation"]
 
@@ -159,17 +165,18 @@ def test_reads_polls_and_downloads_are_retried_through_faults(lists, tmp_path, n
 
 @pytest.fixture
 def previous(lists, tmp_path):
-    """A partition of the same day from an earlier run (list A only)."""
+    """A run of the same day from earlier (list A only)."""
     summary = run_export(tmp_path, [lists["a"]])
     check_partition(tmp_path, summary, LIST_A)
-    files = sorted((tmp_path / "out" / "contacts" / PART).glob("*.parquet"))
-    return {f.name: f.read_bytes() for f in files}
+    files = sorted((tmp_path / "out" / "contacts" / PART).glob("run=*/*.parquet"))
+    return {str(f.relative_to(tmp_path)): f.read_bytes() for f in files}
 
 
 def assert_unchanged(tmp_path, previous):
-    """The earlier partition is still there, byte for byte, and nothing temporary is left."""
+    """The earlier run is still there, byte for byte, alone, and nothing temporary is left."""
     part = tmp_path / "out" / "contacts" / PART
-    assert {f.name: f.read_bytes() for f in part.glob("*.parquet")} == previous
+    files = part.glob("run=*/*.parquet")
+    assert {str(f.relative_to(tmp_path)): f.read_bytes() for f in files} == previous
     assert assert_partitions_complete(tmp_path / "out") == {PART: set(LIST_A)}
 
 
@@ -192,7 +199,7 @@ def test_a_process_that_does_not_complete_fails_the_run_then_a_rerun_completes(
     assert_unchanged(tmp_path, previous)
     sandbox.configure(process_fail=False, process_stall=False)
     summary = run_export(tmp_path, [lists["a"], lists["b"]])
-    check_partition(tmp_path, summary, LIST_A + LIST_B)
+    check_partition(tmp_path, summary, LIST_A + LIST_B, earlier=LIST_A)
 
 
 def test_a_callback_that_never_comes_still_finishes_by_polling(lists, tmp_path):
@@ -230,7 +237,7 @@ def test_a_link_that_keeps_expiring_fails_with_one_line_then_a_rerun_completes(
     assert "expired" in one_line(caught.value)
     assert_unchanged(tmp_path, previous)
     summary = run_export(tmp_path, [lists["b"]])
-    check_partition(tmp_path, summary, LIST_B)
+    check_partition(tmp_path, summary, LIST_B, earlier=LIST_A)
 
 
 def test_a_truncated_download_is_fetched_again(lists, tmp_path):
@@ -254,7 +261,7 @@ def test_a_download_that_stays_truncated_fails_with_one_line_then_a_rerun_comple
     assert not list((tmp_path / "state").rglob("*.part"))
     sandbox.clear_faults()
     summary = run_export(tmp_path, [lists["b"]])
-    check_partition(tmp_path, summary, LIST_B)
+    check_partition(tmp_path, summary, LIST_B, earlier=LIST_A)
 
 
 # ---------------------------------------------------------------------------- the disk
@@ -283,4 +290,4 @@ def test_a_full_disk_while_writing_parquet_keeps_the_previous_partition(
     with PartitionWatcher(tmp_path / "out") as watcher:
         summary = run_export(tmp_path, [lists["a"], lists["b"]])
     assert watcher.problems == []
-    check_partition(tmp_path, summary, LIST_A + LIST_B)
+    check_partition(tmp_path, summary, LIST_A + LIST_B, earlier=LIST_A)

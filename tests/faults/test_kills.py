@@ -144,10 +144,10 @@ def export_world(account, tmp_path):
         api(sandbox, "POST", "/contacts", json={"email": f"k{i}@example.com", "listIds": member})
     out, state = tmp_path / "out", tmp_path / "state"
     today = datetime.now(UTC).date()
-    export_contacts(
+    first = export_contacts(
         out=str(out), list_ids=[list_a], state_dir=str(state), secret_block=None, export_date=today
     )
-    part = out / "contacts" / f"export_date={today.isoformat()}"
+    part = Path(first["partition"])  # the earlier run's directory: export_date=.../run=...
     before = {f.name: f.read_bytes() for f in part.glob("*.parquet")}
     assert before
     args = ["export", "--out", str(out), "--list-id", str(list_a), "--list-id", str(list_b)]
@@ -174,13 +174,13 @@ def rerun_and_check(world):
     )
     assert summary["merged_rows"] == 10
     seen = assert_partitions_complete(world["out"])
-    assert seen == {world["part"].name: {f"k{i}@example.com" for i in range(10)}}
+    assert seen == {world["part"].parent.name: {f"k{i}@example.com" for i in range(10)}}
 
 
 def assert_previous_intact(world):
     assert {f.name: f.read_bytes() for f in world["part"].glob("*.parquet")} == world["before"]
     seen = assert_partitions_complete(world["out"], no_staging=False)
-    assert seen == {world["part"].name: {f"k{i}@example.com" for i in range(6)}}
+    assert seen == {world["part"].parent.name: {f"k{i}@example.com" for i in range(6)}}
 
 
 def export_processes(sandbox):

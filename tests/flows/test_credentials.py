@@ -23,7 +23,10 @@ def test_precedence_credentials_block_then_environment_then_secret_block(monkeyp
 
     monkeypatch.setenv("BREVO_API_KEY", "env-key")
     settings, source = resolve_settings(secret_block="test-brevo-secret")
-    assert (settings.api_key.get_secret_value(), source) == ("env-key", "environment (BREVO_API_KEY)")
+    assert (settings.api_key.get_secret_value(), source) == (
+        "env-key",
+        "environment (BREVO_API_KEY)",
+    )
 
     BrevoCredentials(
         api_key="block-key", base_url="http://127.0.0.1:9/v3", rate_limit_tier="advanced"

@@ -150,7 +150,7 @@ def test_export_deployment_runs_on_a_process_worker(prefect_server, sandbox, tmp
         )
         assert run.returncode == 0, run.stdout + run.stderr + (tmp_path / "worker.log").read_text()
         assert "Completed" in run.stdout + run.stderr
-        parquet = list(out_dir.glob("contacts/export_date=*/*.parquet"))
+        parquet = list(out_dir.glob("contacts/export_date=*/run=*/*.parquet"))
         assert parquet, list(out_dir.rglob("*"))
         import duckdb
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -15,7 +16,10 @@ from etl.brevo.client import BrevoClient
 from flows.export_contacts import export_contacts
 from tests._seed import create_attributes, create_lists
 
-GENDER_VALUES = {"Mr": 1, "Ms": 2}  # labels are ignored on update by real Brevo (FACTS.md F10)
+GENDER_VALUES = {
+    "Mr": 1,
+    "Ms": 2,
+}  # labels are ignored on update by real Brevo (docs/brevo/FACTS.md F10)
 
 PEOPLE = [
     # email, first name, birthday, gender label, newsletter, score, lists (by index)
@@ -116,13 +120,17 @@ def test_skip_files_merge_parts_equal_one_file(seeded, tmp_path):
     a, cols_a, _ = read_partition(one["partition"])
     b, cols_b, _ = read_partition(parts["partition"])
     strip = lambda rows, cols: sorted(  # noqa: E731 - the times differ between two exports
-        tuple(v for c, v in zip(cols, r, strict=True) if c not in ("added_time", "modified_time"))
+        tuple(
+            v
+            for c, v in zip(cols, r, strict=True)
+            if c not in ("added_time", "modified_time", "run")
+        )
         for r in rows
     )
     assert strip(a, cols_a) == strip(b, cols_b)
 
 
-def test_legacy_filter_blacklisted_per_list_and_rerun_replaces_the_partition(seeded, tmp_path):
+def test_legacy_filter_per_list_and_a_rerun_adds_a_run_beside_the_first(seeded, tmp_path):
     sb = seeded["sandbox"]
     l0, _ = seeded["lists"]
     requests.put(
@@ -150,9 +158,17 @@ def test_legacy_filter_blacklisted_per_list_and_rerun_replaces_the_partition(see
         secret_block=None,
         export_date="2026-01-02",
     )
-    assert again["partition"] == summary["partition"]
+    assert again["day_partition"] == summary["day_partition"]
+    assert again["partition"] != summary["partition"]
+    assert again["run_id"] > summary["run_id"]  # run ids sort in run order
     rows, _, _ = read_partition(again["partition"])
-    assert len(rows) == 3  # replaced whole, not appended
+    assert len(rows) == 3
+    rows, _, _ = read_partition(summary["partition"])
+    assert len(rows) == 1  # the first run is still there
+    with open(f"{out}/contacts/_current/export_date=2026-01-02.json", encoding="utf-8") as fh:
+        day = json.load(fh)
+    assert [r["run_id"] for r in day["runs"]] == [summary["run_id"], again["run_id"]]
+    assert day["rows"] == 4
 
 
 def test_incremental_keeps_only_contacts_modified_since_the_last_run(seeded, tmp_path):
@@ -195,7 +211,11 @@ def test_incremental_keeps_only_contacts_modified_since_the_last_run(seeded, tmp
         assert second["date_times"]["day_only_columns"] == ["added_time", "modified_time"]
         assert any("no time of day" in n for n in second["notes"])
     else:
-        assert got == [("ann@example.com", "Annie")]
+        # Real times: the window starts at the previous run's start, to the second (Brevo's
+        # precision), so a contact modified in that same second may come again; Annie is there.
+        assert ("ann@example.com", "Annie") in got
+        assert ("ann@example.com", "Ann") not in got
+        assert len(got) <= 3
         assert second["date_times"]["day_only_columns"] == []
     # The first day's partition is untouched.
     rows, _, _ = read_partition(first["partition"])
@@ -328,3 +348,137 @@ def test_brevo_counts_that_disagree_are_warnings_not_failures(seeded, tmp_path, 
 
 def _size(summary) -> int:
     return int(summary["exports"][0]["bytes"])
+
+
+def _put(sb, email, body):
+    requests.put(
+        f"{sb.url}/contacts/{email}", json=body, headers={"api-key": sb.api_key}, timeout=5
+    ).raise_for_status()
+
+
+def loader_sql(out) -> str:
+    """The DuckDB query of docs/exports.md, exactly as documented, pointed at ``out``."""
+    text = (Path(__file__).parents[2] / "docs" / "exports.md").read_text(encoding="utf-8")
+    block = text.split("<!-- loader-sql -->", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    return block.replace("'OUT/", f"'{out}/")
+
+
+def current_state(out):
+    con = duckdb.connect()
+    rel = con.sql(loader_sql(out))
+    return {
+        r[rel.columns.index("email")]: dict(zip(rel.columns, r, strict=True))
+        for r in rel.fetchall()
+    }
+
+
+def test_two_incremental_runs_on_one_day_leave_every_contacts_latest_values(seeded, tmp_path):
+    sb = seeded["sandbox"]
+    out = str(tmp_path / "out")
+    run = dict(
+        out=out,
+        all_contacts=True,
+        incremental=True,
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+        export_date="2026-02-10",
+    )
+    first = export_contacts(**run)
+    assert first["merged_rows"] == 4
+    time.sleep(1.1)  # Brevo's best precision is the second
+    _put(sb, "ann@example.com", {"attributes": {"FIRSTNAME": "Annie"}})
+    _put(sb, "cy@example.com", {"attributes": {"SCORE": 99.0}})
+    requests.post(
+        f"{sb.url}/contacts",
+        json={"email": "eve@example.com", "attributes": {"FIRSTNAME": "Eve"}},
+        headers={"api-key": sb.api_key},
+        timeout=5,
+    ).raise_for_status()
+    second = export_contacts(**run)
+    assert second["day_partition"] == first["day_partition"]
+    day = Path(first["day_partition"])
+    assert sorted(p.name for p in day.iterdir()) == [
+        f"run={first['run_id']}",
+        f"run={second['run_id']}",
+    ]
+    rows, _, _ = read_partition(first["partition"])
+    assert len(rows) == 4  # never deleted by the second run
+    state = current_state(out)
+    assert set(state) == {p[0] for p in PEOPLE} | {"eve@example.com"}
+    assert state["ann@example.com"]["firstname"] == "Annie"
+    assert state["cy@example.com"]["score"] == 99.0
+    assert state["eve@example.com"]["firstname"] == "Eve"
+    assert state["bob@example.com"]["firstname"] == "Bob"
+    assert state["dee@example.com"]["score"] == 0.25
+    # A re-run of the same window adds the same rows again: the loader's state is unchanged.
+    third = export_contacts(
+        **{
+            **run,
+            "incremental": False,
+            "modified_since": datetime.fromisoformat(second["modified_since"]),
+        }
+    )
+    assert third["merged_rows"] == second["merged_rows"]
+    again = current_state(out)
+    strip = lambda rows: {e: {k: v for k, v in r.items() if k != "run"} for e, r in rows.items()}  # noqa: E731
+    assert strip(again) == strip(state)
+
+
+def test_the_default_export_has_every_account_attribute_as_typed_columns(seeded, tmp_path):
+    l0, _ = seeded["lists"]
+    summary = export_contacts(
+        out=str(tmp_path / "out"),
+        list_ids=[l0],
+        metadata=["_listIds", "ADDED_TIME AS _ADDED_TIME", "MODIFIED_TIME AS _MODIFIED_TIME"],
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+    )
+    rows, cols, types = read_partition(summary["partition"])
+    for name in ("firstname", "lastname", "sms", "ext_id", "whatsapp", "landline_number"):
+        assert types[name] == "VARCHAR", name
+    assert types["birthday"] == "DATE"
+    assert types["newsletter"] == "BOOLEAN"
+    assert types["score"] == "DOUBLE"
+    assert types["gender"] == "VARCHAR"
+    assert types["gender_value"] == "BIGINT"
+    # Aliases: one column each, under the name chosen.
+    assert "TIMESTAMP WITH TIME ZONE" in types["_added_time"]
+    assert "TIMESTAMP WITH TIME ZONE" in types["_modified_time"]
+    assert not [c for c in cols if c.endswith("_2")]
+    ann = next(
+        dict(zip(cols, r, strict=True)) for r in rows if r[cols.index("email")] == "ann@example.com"
+    )
+    assert (ann["firstname"], ann["gender"], ann["score"]) == ("Ann", "Ms", 4.5)
+
+
+def test_a_whole_account_export_includes_contacts_in_no_list(seeded, tmp_path):
+    sb = seeded["sandbox"]
+    requests.post(
+        f"{sb.url}/contacts",
+        json={"email": "zed@example.com", "emailBlacklisted": True},
+        headers={"api-key": sb.api_key},
+        timeout=5,
+    ).raise_for_status()
+    _put(sb, "dee@example.com", {"emailBlacklisted": True})
+    everyone = export_contacts(
+        out=str(tmp_path / "a"),
+        all_contacts=True,
+        created_since="2000-01-01",
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+    )
+    rows, cols, _ = read_partition(everyone["partition"])
+    assert [r[cols.index("email")] for r in rows] == sorted(
+        [p[0] for p in PEOPLE] + ["zed@example.com"]
+    )
+    assert [e["label"] for e in everyone["exports"]] == ["all-contacts:since:2000-01-01"]
+    blacklisted = export_contacts(
+        out=str(tmp_path / "b"),
+        legacy_filter='{"blacklisted":1}',
+        state_dir=str(tmp_path / "s"),
+        secret_block=None,
+    )
+    rows, cols, _ = read_partition(blacklisted["partition"])
+    assert [r[cols.index("email")] for r in rows] == ["dee@example.com", "zed@example.com"]
+    assert all("email_marketing" in r[cols.index("blocklisted")] for r in rows)
+    assert any("contacts in no list are included" in n for n in blacklisted["notes"])

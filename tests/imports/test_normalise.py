@@ -29,7 +29,8 @@ from etl.imports.normalise import (
     plain_decimal,
     spec_for,
 )
-from etl.imports.normalise.phones import normalise_phones
+from etl.imports.normalise.phones import normalise_phones, reassigned_numbers
+from etl.imports.normalise.phones_fast import DOMESTIC_REGIONS, fast_phones
 
 ATTRIBUTES = [
     Attribute("FIRSTNAME", "normal", "text"),
@@ -221,6 +222,18 @@ def test_vectorised_phone_path_agrees_with_phonenumbers():
                 values.add("+" + "".join(digits))
     for cc in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)[::4]:
         values.add(f"+{cc}{rng.randrange(10**9)}")
+    # French overseas numbers dialled the French way (valid, and one digit off).
+    for region in DOMESTIC_REGIONS["FR"]:
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = "0" + str(example.national_number)
+            values.update({national, phonenumbers.format_number(example, fmt.NATIONAL)})
+            for _ in range(5):
+                digits = list(national)
+                digits[rng.randrange(4, len(digits))] = str(rng.randrange(10))
+                values.add("".join(digits))
     ordered = sorted(values)
     arr = pa.array(ordered, type=pa.large_string())
     for region in (None, "FR", "GB", "US", "RU", "IT", "AR"):
@@ -416,3 +429,114 @@ def test_check_email_is_cached_and_idempotent():
 def test_unknown_attributes_are_text():
     spec = spec_for("WHATEVER", SPECS)
     assert spec == AttributeSpec("WHATEVER", "text")
+
+
+# --------------------------------------------------------------------------- issue 17
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("06 92 12 34 56", "+262692123456"),  # Réunion mobile
+        ("0693 10 22 04", "+262693102204"),
+        ("0262 12 34 56", "+262262123456"),  # Réunion landline
+        ("0639 01 23 45", "+262639012345"),  # Mayotte mobile
+        ("0590 27 12 34", "+590590271234"),  # Guadeloupe
+        ("0690 00 12 34", "+590690001234"),
+        ("0594 10 12 34", "+594594101234"),  # Guyane
+        ("0696 12 34 56", "+596696123456"),  # Martinique mobile
+        ("0708 41 12 34", "+508708411234"),  # Saint-Pierre-et-Miquelon
+        ("06 12 34 56 78", "+33612345678"),  # valid in France: stays French
+        ("06 93 19 22 04", None),  # 6931[4-9] is not allocated in Réunion's metadata
+        ("0151 23456789", None),  # a German mobile is not dialled from France as domestic
+        ("0049 151 23456789", "+4915123456789"),
+    ],
+)
+def test_french_overseas_numbers_under_fr(value, expected):
+    values, result = column([value], "Mobile", "SMS", NormaliseOptions(default_region="FR"))
+    assert values == [expected]
+    assert parse_phone(value, "FR") == expected
+    moved = expected is not None and not expected.startswith(("+33", "+49"))
+    assert result.phones_reassigned == int(moved)
+
+
+def test_overseas_numbers_are_settled_by_the_fast_path():
+    cleaned = pa.array(["0692123456", "0590271234", "0612345678"], type=pa.large_string())
+    found, _ = fast_phones(cleaned, "FR")
+    settled = {int(i): e for idx, e164 in found for i, e in zip(idx, e164.to_pylist(), strict=True)}
+    assert settled == {0: "+262692123456", 1: "+590590271234", 2: "+33612345678"}
+
+
+def test_overseas_numbers_are_only_reassigned_under_fr():
+    values, result = column(["0692123456"], "Mobile", "SMS", NormaliseOptions(default_region="BE"))
+    assert values == [None]
+    assert result.phones_reassigned == 0
+    uniques = pa.array(["+262692123456", "00262692123456"], type=pa.large_string())
+    out, _, _ = normalise_phones(uniques, "FR")
+    assert not reassigned_numbers(uniques, out, "FR").any()  # written internationally
+
+
+def test_phone_messages_name_the_default_region_for_national_numbers_only():
+    result = run(
+        [
+            {"Email": "a@example.com", "Mobile": "+44 7911 12345"},
+            {"Email": "b@example.com", "Mobile": "0044 7911 12345"},
+            {"Email": "c@example.com", "Mobile": "415 555 01"},
+        ],
+        NormaliseOptions(default_region="US"),
+    )
+    assert result.rejected["message"].tolist() == [
+        "SMS '+44 7911 12345' is not a valid phone number",
+        "SMS '0044 7911 12345' is not a valid phone number",
+        "SMS '415 555 01' is not a valid phone number (default region US)",
+    ]
+
+
+BIRTHDAYS = ["25/12/2023", "03/02/2024", "07/07/2024", "2024-05-06", ""]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected", "reasons"),
+    [
+        # Settled day-first by the pre-scan: every value read so, whatever --dayfirst says.
+        (
+            NormaliseOptions(dayfirst=False, date_orders=(("BIRTHDAY", "day-first"),)),
+            ["2023-12-25", "2024-02-03", "2024-07-07", "2024-05-06", ""],
+            [],
+        ),
+        # Settled month-first: 25/12/2023 cannot be read so, and is invalid.
+        (
+            NormaliseOptions(dayfirst=True, date_orders=(("BIRTHDAY", "month-first"),)),
+            [None, "2024-03-02", "2024-07-07", "2024-05-06", ""],
+            ["invalid_value:BIRTHDAY"],
+        ),
+        # Not settled, no --dayfirst: the ambiguous value is rejected, not guessed.
+        (
+            NormaliseOptions(dayfirst=None),
+            ["2023-12-25", None, "2024-07-07", "2024-05-06", ""],
+            ["ambiguous_date"],
+        ),
+        # Not settled, --dayfirst / --monthfirst given: read as they say (as before).
+        (
+            NormaliseOptions(dayfirst=True),
+            ["2023-12-25", "2024-02-03", "2024-07-07", "2024-05-06", ""],
+            [],
+        ),
+        (
+            NormaliseOptions(dayfirst=False),
+            ["2023-12-25", "2024-03-02", "2024-07-07", "2024-05-06", ""],
+            [],
+        ),
+    ],
+)
+def test_date_columns_read_in_one_order(options, expected, reasons):
+    values, result = column(BIRTHDAYS, "Birthday", "BIRTHDAY", options)
+    assert values == expected
+    assert result.rejected["reason"].tolist() == reasons
+
+
+def test_ambiguous_dates_are_dropped_with_drop_invalid_values():
+    options = NormaliseOptions(dayfirst=None, drop_invalid_values=True)
+    values, result = column(["03/02/2024"], "Birthday", "BIRTHDAY", options)
+    assert values == [""]
+    assert result.dropped["reason"].tolist() == ["ambiguous_date"]

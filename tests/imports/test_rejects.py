@@ -108,3 +108,27 @@ def test_empty_file_still_has_its_header_and_close_is_idempotent(tmp_path):
     writer.close()
     assert read_rejects(path) == []
     assert path.read_text(encoding="utf-8-sig").splitlines() == [",".join(COLUMNS)]
+
+
+def test_huge_original_values_are_truncated_with_a_marker(tmp_path):
+    from etl.imports.rejects import MAX_CELL_CHARS
+
+    huge = "x" * (MAX_CELL_CHARS + 10)
+    result = normalised(
+        [
+            {"Email": "bad", "Birthday": "", "Notes": huge},
+            {"Email": "also bad", "Birthday": "", "Notes": "short"},
+        ]
+    )
+    path = tmp_path / "rejects.csv"
+    with RejectsWriter(path) as writer:
+        writer.write("in.csv", result.rejected)
+    first, second = read_rejects(path)
+    notes = json.loads(first["original"])["Notes"]
+    assert notes == "x" * MAX_CELL_CHARS + f"…[truncated: {MAX_CELL_CHARS + 10} characters]"
+    assert first["message"].endswith(
+        f"(values over {MAX_CELL_CHARS} characters are truncated in this file: Notes)"
+    )
+    assert json.loads(second["original"])["Notes"] == "short"
+    assert "truncated" not in second["message"]
+    assert path.stat().st_size < 2 * MAX_CELL_CHARS

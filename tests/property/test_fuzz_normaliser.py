@@ -51,6 +51,7 @@ KNOWN_REASONS = {
     "invalid_email",
     "invalid_phone",
     "missing_identifier",
+    "ambiguous_date",
     *(f"invalid_value:{name}" for name in SPECS),
 }
 
@@ -58,7 +59,7 @@ KNOWN_REASONS = {
 @given(
     ROWS,
     st.sampled_from([None, "FR", "US", "GB", "DE"]),
-    st.booleans(),
+    st.sampled_from([None, True, False]),
     st.booleans(),
     st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=len(COLUMNS), unique=True),
 )

@@ -156,8 +156,21 @@ POOLS = {
         "",
         "0033 7 00 00 00 00",
         "+1 415 555 2671",
+        "06 92 12 34 56",  # Réunion, dialled the French way
+        "+44 7911 12345",
     ],
-    "Birthday": ["1990-03-25", "25/03/1990", "3.4.1990", "12 Mar 1990", "31/02/1990", "", "32945"],
+    "Birthday": [
+        "1990-03-25",
+        "25/03/1990",
+        "3.4.1990",
+        "12 Mar 1990",
+        "31/02/1990",
+        "",
+        "32945",
+        "03/02/1990",
+        "12/25/1990",
+        "07/07/1990",
+    ],
     "Gender": ["Mr", "ms", "1", "2", "Mrs", ""],
     "Newsletter": ["yes", "NO", "1", "oui", "maybe", ""],
     "Score": ["12,5", "1e3", "-0", "7", "abc", "", "1 234,50"],
@@ -179,9 +192,20 @@ def _raw(rows: list[dict[str, str]], columns: list[str], lines=None) -> RawBatch
     return RawBatch(rows=frame, lines=np.asarray(lines, dtype=np.int64), malformed=[])
 
 
-@given(ROWS, st.sampled_from([None, "FR", "US"]), st.booleans(), st.booleans())
-def test_normalising_is_idempotent_and_never_adds_rows(rows, region, dayfirst, drop):
-    options = NormaliseOptions(default_region=region, dayfirst=dayfirst, drop_invalid_values=drop)
+DATE_ORDERS = st.sampled_from([(), (("BIRTHDAY", "day-first"),), (("BIRTHDAY", "month-first"),)])
+
+
+@given(
+    ROWS,
+    st.sampled_from([None, "FR", "US"]),
+    st.sampled_from([None, True, False]),
+    st.booleans(),
+    DATE_ORDERS,
+)
+def test_normalising_is_idempotent_and_never_adds_rows(rows, region, dayfirst, drop, orders):
+    options = NormaliseOptions(
+        default_region=region, dayfirst=dayfirst, drop_invalid_values=drop, date_orders=orders
+    )
     columns = list(POOLS)
     first = normalise_batch(_raw(rows, columns), map_columns(columns), SPECS, options)
     assert first.rows_ok + first.rows_rejected == len(rows)

@@ -6,13 +6,13 @@ Brevo's documents declare ``https://api.brevo.com/v3`` (``https://api.sendinblue
 legacy one) as their server, so the request URL is rewritten from the sandbox's base URL to the
 edition's server before validation; the path, query, headers and body are kept as sent.
 
-Three editions are used (see ../shared/brevo/FACTS.md section 0):
+Three editions are used (see docs/brevo/FACTS.md section 0):
 
 * ``"2025"``: SPEC-25, ``openapi-v3.yml``, the reference for every operation.
 * ``"2026"``: SPEC-26, the re-serialised 2026-02 edition, which documents what SPEC-25 lacks
   (``exportDateInUTC``, a process's ``info``, ``error``, ``created_at``, the statuses
   ``processing``/``failed``/``cancelled``).
-* ``"2026-choices"``: SPEC-26 with the one place where the sandbox's documented choice (FACTS.md,
+* ``"2026-choices"``: SPEC-26 with the one place where the sandbox's documented choice (docs/brevo/FACTS.md,
   table of choices: ``info.import`` holds counts plus URLs of ``;`` CSVs) knowingly departs from
   it: ``info.import.duplicate_email_id`` is a URL there, as the official Python SDK 4.0.10 types
   it ("URL to CSV file containing duplicate email IDs, or null if none"), where SPEC-26 says
@@ -20,7 +20,7 @@ Three editions are used (see ../shared/brevo/FACTS.md section 0):
 * ``"legacy"``: SPEC-LEG, the older Sendinblue document, the only one with ``skipFilesMerge``,
   ``disableFrontendNotification`` and the deprecated ``contactFilter``.
 
-How the documents are loaded (checked with openapi-core 0.23, FACTS.md top section): YAML reads
+How the documents are loaded (checked with openapi-core 0.23, docs/brevo/FACTS.md top section): YAML reads
 response codes as integers, so every mapping key is turned into a string; the 2025 document fails
 strict whole-spec validation in parts the project does not use (senders), so it is built with
 ``spec_validator_cls=None``.
@@ -62,13 +62,11 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 def spec_dir() -> Path:
     """Return the folder holding Brevo's spec files.
 
-    ``BREVO_OPENAPI_DIR`` wins; then a copy vendored under ``docs/brevo`` in the repository; then
-    the shared research folder next to the repository (``../shared/brevo``).
+    ``BREVO_OPENAPI_DIR`` wins; then the copy vendored under ``docs/brevo`` in the repository.
     """
     candidates = [
         os.environ.get("BREVO_OPENAPI_DIR", ""),
         str(_REPO_ROOT / "docs" / "brevo"),
-        str(_REPO_ROOT.parent / "shared" / "brevo"),
     ]
     for candidate in candidates:
         if candidate and (Path(candidate) / SPEC_FILES["2025"]).is_file():

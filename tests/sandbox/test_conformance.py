@@ -14,13 +14,13 @@ lacks, the test says so and validates against the edition that has it:
 * ``skipFilesMerge``, ``disableFrontendNotification``, the deprecated ``contactFilter``: the
   legacy Sendinblue document only; requests are validated against it, and what ``skipFilesMerge``
   delivers (a ``.zip`` of CSV parts behind ``export_url``) is the sandbox's documented choice
-  (FACTS.md, table of choices), asserted directly since no spec says anything about it.
+  (docs/brevo/FACTS.md, table of choices), asserted directly since no spec says anything about it.
 * 401 and 429 on operations that do not list them: the spec's ``info.description`` table and
   Brevo's rate-limit page apply them to every operation; their body must be ``errorModel``.
 
 Known, deliberate departures (each asserted, none silently skipped):
 
-* ``info.import.duplicate_email_id`` is a URL of a ``;`` CSV (FACTS.md table of choices; the
+* ``info.import.duplicate_email_id`` is a URL of a ``;`` CSV (docs/brevo/FACTS.md table of choices; the
   official Python SDK types it so), where SPEC-26 has an integer: process bodies are checked
   against ``2026-choices``, SPEC-26 widened at exactly that field (``_openapi.py``).
 * the ``all: true`` remove process is named ``REMOVE_CONTACTS_FROM_LIST``, outside SPEC-26's
@@ -72,7 +72,7 @@ FAST_CONFIG = {
     "contacts_rps": 100_000,
 }
 STATUSES_BY_MODE = {
-    # FACTS.md table: queued -> in_process -> completed or failed; 2026 edition names.
+    # docs/brevo/FACTS.md table: queued -> in_process -> completed or failed; 2026 edition names.
     "2025": {"queued", "in_process", "completed", "failed"},
     "2026": {"queued", "processing", "completed", "failed", "cancelled"},
 }
@@ -496,7 +496,7 @@ def test_import_is_accepted_and_its_process_conforms(
 ) -> None:
     """202 ``{processId}``; every poll of the process is a documented process body.
 
-    The finished process carries ``info.import`` (counts, FACTS.md table), which SPEC-25 lacks:
+    The finished process carries ``info.import`` (counts, docs/brevo/FACTS.md table), which SPEC-25 lacks:
     it is validated against SPEC-26.
     """
     body: dict[str, Any] = {"listIds": [seeded.list_id]}
@@ -552,7 +552,7 @@ def test_import_process_info_counts_rejects(brevo: Wire, seeded: Seed) -> None:
     info = process.get("info") or {}
     assert isinstance(info.get("import"), dict), process
     assert info["import"]["invalid_emails"] == 1, process
-    # The sandbox's documented choice (FACTS.md table, PY4 4.0.10): duplicates are reported as a
+    # The sandbox's documented choice (docs/brevo/FACTS.md table, PY4 4.0.10): duplicates are reported as a
     # URL of a `;` CSV of those rows in `duplicate_email_id`, where SPEC-26 has a count.
     url = info["import"]["duplicate_email_id"]
     assert isinstance(url, str), process
@@ -765,7 +765,7 @@ def test_export_url_forms_both_conform(brevo: Wire, seeded: Seed, export_url_for
 
 def test_export_skip_files_merge_delivers_a_zip_of_parts(brevo: Wire, seeded: Seed) -> None:
     """``skipFilesMerge`` is in the legacy document only ("To stop merging the file into single
-    file"); no edition says what it delivers. The sandbox's documented choice (FACTS.md table):
+    file"); no edition says what it delivers. The sandbox's documented choice (docs/brevo/FACTS.md table):
     ``export_url`` points at a ``.zip`` of CSV parts of at most ``export_part_rows`` rows."""
     brevo.admin("POST", "/config", {"export_part_rows": 1})
     body = {

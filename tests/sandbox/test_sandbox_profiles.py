@@ -535,7 +535,7 @@ def test_batch_maximum_is_configurable(api: Api, sandbox) -> None:
 
 
 def _minimal_process_schema() -> dict[str, Any]:
-    """SPEC-26's process, widened exactly where the minimal profile follows FACTS.md F3/F8."""
+    """SPEC-26's process, widened exactly where the minimal profile follows docs/brevo/FACTS.md F3/F8."""
     spec = load_spec("2026")
     op = spec["paths"]["/processes/{processId}"]["get"]["responses"]["200"]
     schema = copy.deepcopy(op["content"]["application/json"]["schema"])
@@ -571,3 +571,38 @@ def test_cli_sandbox_command_offers_the_profile_options() -> None:
     assert "--profile" in result.output
     assert "spec-2026-02" in result.output
     assert "--account-email" in result.output
+
+
+# --------------------------------------------------------------------------- F7: whole account
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_all_contacts_without_a_list_when_created_since_is_given(
+    api: Api, sandbox: SandboxServer, profile: str
+) -> None:
+    # Observed (docs/brevo/FACTS.md F7), so under every profile: the whole account, contacts in no list too.
+    _use(sandbox, profile)
+    listed = api.new_list("A")
+    api.ok("POST", "/contacts", 201, json={"email": "in@x.io", "listIds": [listed]})
+    api.ok("POST", "/contacts", 201, json={"email": "none@x.io", "emailBlacklisted": True})
+    whole = {"actionForContacts": "allContacts", "createdSince": "2000-01-01T00:00:00.000Z"}
+    assert api.export_emails(customContactFilter=whole) == {"in@x.io", "none@x.io"}
+    rows = api.export_rows(customContactFilter=whole, exportSubscriptionStatus=["email_marketing"])
+    blocked = {r["EMAIL"]: r["_BLOCKLISTED"] for r in rows}
+    assert blocked == {"in@x.io": "", "none@x.io": "email_marketing"}
+    later = {**whole, "createdSince": "2999-01-01"}
+    assert api.export_emails(customContactFilter=later) == set()
+    # Without createdSince, or with another action, a list or segment is still needed.
+    for custom in (
+        {"actionForContacts": "allContacts"},
+        {"actionForContacts": "subscribed", "createdSince": "2000-01-01"},
+    ):
+        resp = api.post("/contacts/export", json={"customContactFilter": custom})
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["code"] == "missing_parameter"
+    resp = api.post(
+        "/contacts/export",
+        json={"customContactFilter": {**whole, "createdSince": "yesterday"}},
+    )
+    assert resp.status_code == 400
+    assert resp.json()["code"] == "invalid_parameter"

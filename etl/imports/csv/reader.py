@@ -9,7 +9,8 @@ property test checks it), at pyarrow's speed; when pyarrow disagrees on how many
 holds, csv.reader reads that group instead.
 
 Rules: blank records (no field holds anything but whitespace) are not rows; a record with more
-fields than the header is reported in ``RawBatch.malformed``; a shorter one is padded with ``""``.
+fields than the header is reported in ``RawBatch.malformed``; a shorter one is padded with ``""``;
+a footer the sniffer found (``CsvFormat.data_end``) is not read at all.
 Values are never stripped or converted here: that is ``etl.imports.normalise``'s job.
 """
 
@@ -99,9 +100,10 @@ def iter_csv_batches(
 class _Utf8Source:
     """The file's text as UTF-8 bytes, read in blocks (no BOM)."""
 
-    def __init__(self, path: Path, encoding: str) -> None:
+    def __init__(self, path: Path, encoding: str, end: int | None = None) -> None:
         self._path = path
         self._raw = path.open("rb")
+        self._end = end  # raw bytes to read: the data stops before a footer
         self._passthrough = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
         self._decoder = None if self._passthrough else codecs.getincrementaldecoder(encoding)()
         self._first = True
@@ -111,7 +113,9 @@ class _Utf8Source:
     def read(self, size: int) -> bytes:
         if self.eof:
             return b""
-        block = self._raw.read(size)
+        if self._end is not None:
+            size = max(0, min(size, self._end - self._offset))
+        block = self._raw.read(size) if size else b""
         final = not block
         if self._passthrough:
             out = block
@@ -151,7 +155,7 @@ class _BatchReader:
         self._scanner = RecordScanner(fmt.delimiter)
 
     def __iter__(self) -> Iterator[RawBatch]:
-        source = _Utf8Source(self.path, self.fmt.encoding)
+        source = _Utf8Source(self.path, self.fmt.encoding, self.fmt.data_end)
         try:
             yield from self._batches(source)
         finally:

@@ -3,6 +3,10 @@
 The encoding comes from a BOM; UTF-16 without BOM is found by its NUL bytes; otherwise a full
 UTF-8 validity scan decides, with a Windows-1252, then Latin-1, fallback. Binary files (ZIP,
 Office, PDF, images, ...) are refused by their magic bytes or their share of control bytes.
+
+A report footer is found at the end (:func:`find_footer`): a Salesforce report export ends with
+a blank line and legal lines (``"Confidential Information - Do Not Distribute"``). Those lines
+are not rows: the reader stops before them (``CsvFormat.data_end``) and the run reports them.
 """
 
 from __future__ import annotations
@@ -69,6 +73,10 @@ class CsvFormat:
     made unique (``Email``, ``Email (2)``)."""
     raw_header: tuple[str, ...] = ()
     """The header cells as written in the file."""
+    data_end: int | None = None
+    """Byte offset where the data ends, when a footer follows (see :func:`find_footer`)."""
+    footer: tuple[str, ...] = ()
+    """The footer's lines (their text, unquoted), not read as rows."""
 
 
 def sniff_csv(path: Path) -> CsvFormat:
@@ -134,13 +142,101 @@ def sniff_csv(path: Path) -> CsvFormat:
         raise InputError(
             f"{path}: the header has more than {MAX_COLUMNS} columns (is this a contact list?)"
         )
+    footer = find_footer(path, encoding, delimiter) if len(raw_header) > 1 else None
     return CsvFormat(
         encoding=encoding,
         delimiter=delimiter,
         skip_sep_line=skip_sep_line,
         header=unique_names(raw_header),
         raw_header=tuple(raw_header),
+        data_end=footer[0] if footer else None,
+        footer=footer[1] if footer else (),
     )
+
+
+_FOOTER_TAIL_BYTES = 64 * 1024
+_FOOTER_MAX_LINES = 5
+_FOOTER_MAX_CHARS = 500
+_ASCII_COMPATIBLE = frozenset({"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1"})
+
+
+def find_footer(path: Path, encoding: str, delimiter: str) -> tuple[int, tuple[str, ...]] | None:
+    """A trailing block of single-cell lines after a blank line: where the data ends, and the
+    block's lines; None when the file has no such footer.
+
+    A footer line is one cell (no delimiter outside quotes), holds a letter, no ``@`` (a lone
+    email is a short row, not a footer) and at most 500 characters; at most 5 such lines. The
+    blank line must end a record: the quotes before it are even in number, so it is not inside
+    a quoted multi-line value. Only encodings where ``"`` and line breaks are single bytes
+    (UTF-8, Windows-1252, Latin-1) are looked at.
+    """
+    if codecs.lookup(encoding).name not in _ASCII_COMPATIBLE:
+        return None
+    size = path.stat().st_size
+    with path.open("rb") as raw:
+        raw.seek(max(0, size - _FOOTER_TAIL_BYTES))
+        tail = raw.read()
+    base = size - len(tail)
+    # Line starts within the tail (a partial first line is never a candidate).
+    starts = [m.end() for m in re.finditer(rb"\r\n|\r(?!\n)|\n", tail)]
+    lines: list[tuple[int, bytes]] = []
+    previous = 0
+    for start in [*starts, len(tail)]:
+        lines.append((previous, tail[previous:start]))
+        previous = start
+    if base > 0:
+        lines = lines[1:]
+    while lines and not lines[-1][1].strip():
+        lines.pop()
+    footer: list[str] = []
+    while lines and lines[-1][1].strip():
+        _, line = lines.pop()
+        text = _footer_cell(line, encoding, delimiter)
+        if text is None or len(footer) >= _FOOTER_MAX_LINES:
+            return None
+        footer.append(text)
+    if not footer or not lines:
+        return None
+    blank_start = lines[-1][0] + base
+    # Walk back over further blank lines: the data ends before the first of them.
+    while lines and not lines[-1][1].strip():
+        blank_start = lines.pop()[0] + base
+    if not lines and base > 0:
+        return None
+    if _count_quotes(path, blank_start) % 2:
+        return None
+    return blank_start, tuple(reversed(footer))
+
+
+def _footer_cell(line: bytes, encoding: str, delimiter: str) -> str | None:
+    try:
+        text = line.decode(encoding).strip().lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return None
+    if not text or len(text) > _FOOTER_MAX_CHARS or text.count('"') % 2 or "@" in text:
+        return None
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return None
+    if len(rows) != 1 or len(rows[0]) != 1:
+        return None
+    cell = rows[0][0].strip()
+    if not any(c.isalpha() for c in cell):
+        return None
+    return cell
+
+
+def _count_quotes(path: Path, end: int) -> int:
+    quotes = 0
+    with path.open("rb") as raw:
+        while end > 0:
+            block = raw.read(min(_SCAN_BYTES, end))
+            if not block:
+                break
+            quotes += block.count(b'"')
+            end -= len(block)
+    return quotes
 
 
 def unique_names(cells: Sequence[str]) -> tuple[str, ...]:

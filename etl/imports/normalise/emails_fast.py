@@ -14,7 +14,7 @@ from etl.imports.normalise.kernels import bool_np
 
 # A strict subset of what email-validator accepts unchanged: ASCII atext, dot-atom local part,
 # plain ASCII domain. The property tests check that it never accepts more than email-validator.
-# Brevo refuses addresses with non-ASCII characters before the @ (FACTS.md section 12), so the
+# Brevo refuses addresses with non-ASCII characters before the @ (docs/brevo/FACTS.md section 12), so the
 # local part is ASCII only, here and in check_email.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]"
 _FAST_LOCAL = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"

@@ -3,9 +3,10 @@
 Rows are rejected with exactly one reason, checked in this order: ``invalid_email`` (an EMAIL
 value is present but invalid, whatever the SMS), ``missing_identifier`` (no EMAIL and no SMS
 value), ``invalid_phone`` (the SMS identifying the row, then any other phone),
-``invalid_value:<ATTRIBUTE>`` (in column order); ``malformed_row`` comes from the reader. With
-``drop_invalid_values`` an invalid value that is not the identifier is removed from the row
-instead and listed in ``NormalisedBatch.dropped``.
+``invalid_value:<ATTRIBUTE>`` or ``ambiguous_date`` (in column order: a date that reads as two
+different dates and whose column nothing settles, see :mod:`.dates`); ``malformed_row`` comes
+from the reader. With ``drop_invalid_values`` an invalid or ambiguous value that is not the
+identifier is removed from the row instead and listed in ``NormalisedBatch.dropped``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import pyarrow.compute as pc
 
 from etl.imports.csv import MALFORMED_ROW, STR_DTYPE, RawBatch, arrow_strings, str_series
 from etl.imports.mapping import EMAIL, PHONE_ATTRIBUTES, SMS, ColumnMapping
-from etl.imports.normalise.dates import normalise_dates
+from etl.imports.normalise.dates import DAY_FIRST, normalise_dates
 from etl.imports.normalise.emails import normalise_emails
 from etl.imports.normalise.kernels import blank, lit, scatter
-from etl.imports.normalise.phones import normalise_phones
+from etl.imports.normalise.phones import normalise_phones, reassigned_numbers
 from etl.imports.normalise.specs import AttributeSpec, NormaliseOptions, spec_for
 from etl.imports.normalise.values import (
     normalise_booleans,
@@ -45,6 +46,7 @@ DROPPED_COLUMNS: tuple[str, ...] = (LINE, ATTRIBUTE, VALUE, REASON)
 INVALID_EMAIL = "invalid_email"
 INVALID_PHONE = "invalid_phone"
 MISSING_IDENTIFIER = "missing_identifier"
+AMBIGUOUS_DATE = "ambiguous_date"
 INVALID_VALUE_PREFIX = "invalid_value:"
 REASONS_FIXED: tuple[str, ...] = (INVALID_EMAIL, INVALID_PHONE, MISSING_IDENTIFIER, MALFORMED_ROW)
 
@@ -65,6 +67,8 @@ class NormalisedBatch:
     column (a source column named like a meta column is renamed ``<name> (source)``)."""
     dropped: pd.DataFrame
     """With drop_invalid_values: ``_line``, ``attribute``, ``value``, ``reason``."""
+    phones_reassigned: int = 0
+    """Phone values of kept rows read as another region's (``06 92 ...`` under FR: Réunion)."""
 
     @property
     def rows_ok(self) -> int:
@@ -107,6 +111,8 @@ class _Column:
     invalid: np.ndarray
     trimmed: pa.Array
     details: pa.Array | None = None  # a per-row explanation of invalid values, when known
+    ambiguous: np.ndarray | None = None  # dates that read differently day- and month-first
+    reassigned: np.ndarray | None = None  # phones moved to another region (see .phones)
 
 
 def normalise_batch(
@@ -126,7 +132,9 @@ def normalise_batch(
     for source, attribute in mapping.columns.items():
         spec = spec_for(attribute, specs)
         kinds[attribute] = spec
-        columns[attribute] = _normalise_column(arrow_strings(rows[source]), spec, options)
+        columns[attribute] = _normalise_column(
+            arrow_strings(rows[source]), spec, options, attribute
+        )
 
     reason = np.full(n, -1, dtype=np.int32)
     reasons: list[tuple[str, str, str | None]] = []  # (code, attribute, message template)
@@ -150,17 +158,22 @@ def normalise_batch(
     by_sms = ~email_present & sms_present
     if sms:
         reject(sms.invalid & by_sms, INVALID_PHONE, SMS)
-    drops: list[tuple[str, np.ndarray]] = []
+    drops: list[tuple[str, np.ndarray, str]] = []
     for attribute in columns:
         if attribute in (EMAIL,):
             continue
         col = columns[attribute]
+        if col.ambiguous is not None and col.ambiguous.any():
+            if options.drop_invalid_values:
+                drops.append((attribute, col.ambiguous, AMBIGUOUS_DATE))
+            else:
+                reject(col.ambiguous, AMBIGUOUS_DATE, attribute, None)
         bad = col.invalid & ~by_sms if attribute == SMS else col.invalid
         if not bad.any():
             continue
         code = INVALID_PHONE if attribute in PHONE_ATTRIBUTES else invalid_value(attribute)
         if options.drop_invalid_values:
-            drops.append((attribute, bad))
+            drops.append((attribute, bad, code))
         else:
             reject(bad, code, attribute)
 
@@ -169,7 +182,12 @@ def normalise_batch(
     dropped = _dropped_frame(columns, drops, kept, lines, rows, mapping)
     contacts = _contacts_frame(columns, kept, kept_idx, lines, email_present)
     rejected = _rejected_frame(batch, columns, reason, reasons, kinds, mapping, options)
-    return NormalisedBatch(contacts=contacts, rejected=rejected, dropped=dropped)
+    reassigned = sum(
+        int((col.reassigned & kept).sum()) for col in columns.values() if col.reassigned is not None
+    )
+    return NormalisedBatch(
+        contacts=contacts, rejected=rejected, dropped=dropped, phones_reassigned=reassigned
+    )
 
 
 def _contacts_frame(
@@ -197,7 +215,7 @@ def _contacts_frame(
 
 def _dropped_frame(
     columns: dict[str, _Column],
-    drops: list[tuple[str, np.ndarray]],
+    drops: list[tuple[str, np.ndarray, str]],
     kept: np.ndarray,
     lines: np.ndarray,
     rows: pd.DataFrame,
@@ -205,7 +223,7 @@ def _dropped_frame(
 ) -> pd.DataFrame:
     """Blank the dropped values in ``columns`` and list them."""
     parts: list[pd.DataFrame] = []
-    for attribute, bad in drops:
+    for attribute, bad, code in drops:
         col = columns[attribute]
         where = bad & kept
         idx = np.flatnonzero(where)
@@ -213,7 +231,6 @@ def _dropped_frame(
         col.values = pc.if_else(pa.array(where), lit(""), col.values)
         if not len(idx):
             continue
-        code = INVALID_PHONE if attribute in PHONE_ATTRIBUTES else invalid_value(attribute)
         source = next(s for s, a in mapping.columns.items() if a == attribute)
         parts.append(
             pd.DataFrame(
@@ -263,13 +280,21 @@ def _rejected_frame(
             message_parts.append(pa.array([template] * len(sel), type=pa.large_string()))
             continue
         col = columns[attribute]
+        value = col.trimmed.take(taken)
         # "EMAIL 'x@' is not a valid email address: <detail>", built column-wise.
         text = pc.binary_join_element_wise(
             lit(f"{attribute} '"),
-            col.trimmed.take(taken),
-            lit(f"' is not {_describe(kinds[attribute], options)}"),
+            value,
+            lit(_problem(code, kinds[attribute], options, attribute)),
             lit(""),
         )
+        if kinds[attribute].kind == "phone" and options.default_region:
+            # The default region only explains numbers written without their country code.
+            international = pc.match_substring_regex(value, r"^\s*(?:\+|00)")
+            plain = pc.binary_join_element_wise(
+                lit(f"{attribute} '"), value, lit("' is not a valid phone number"), lit("")
+            )
+            text = pc.if_else(international, plain, text)
         if col.details is not None:
             detail = col.details.take(taken)
             with_detail = pc.binary_join_element_wise(text, detail, lit(": "))
@@ -319,7 +344,17 @@ def _meta_safe(name: str) -> str:
     return f"{name} (source)" if name in REJECT_META else name
 
 
-def _describe(spec: AttributeSpec, options: NormaliseOptions) -> str:
+def _problem(code: str, spec: AttributeSpec, options: NormaliseOptions, attribute: str) -> str:
+    """The rest of a reject message after ``ATTRIBUTE 'value``."""
+    if code == AMBIGUOUS_DATE:
+        return (
+            "' is a different date day-first and month-first, and no value of the column "
+            "settles the order (give --dayfirst or --monthfirst)"
+        )
+    return f"' is not {_describe(spec, options, attribute)}"
+
+
+def _describe(spec: AttributeSpec, options: NormaliseOptions, attribute: str = "") -> str:
     kind = spec.kind
     if kind == "email":
         return "a valid email address"
@@ -327,7 +362,14 @@ def _describe(spec: AttributeSpec, options: NormaliseOptions) -> str:
         region = f" (default region {options.default_region})" if options.default_region else ""
         return f"a valid phone number{region}"
     if kind == "date":
-        order = "dd/mm/yyyy" if options.dayfirst else "mm/dd/yyyy"
+        settled = options.order_of(attribute)
+        if settled is not None:
+            shape = "dd/mm/yyyy" if settled == DAY_FIRST else "mm/dd/yyyy"
+            order = f"{shape}: the column is {settled}"
+        elif options.dayfirst is None:
+            order = "dd/mm/yyyy or mm/dd/yyyy"
+        else:
+            order = "dd/mm/yyyy" if options.dayfirst else "mm/dd/yyyy"
         return f"a date (e.g. 1990-03-25, {order}, 25.03.1990, 25 Mar 1990)"
     if kind == "float":
         return "a number"
@@ -346,7 +388,9 @@ def _describe(spec: AttributeSpec, options: NormaliseOptions) -> str:
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
-def _normalise_column(raw: pa.Array, spec: AttributeSpec, options: NormaliseOptions) -> _Column:
+def _normalise_column(
+    raw: pa.Array, spec: AttributeSpec, options: NormaliseOptions, attribute: str
+) -> _Column:
     kind = spec.kind
     trimmed = pc.utf8_trim_whitespace(raw)
     if kind in ("text", "id"):
@@ -358,12 +402,18 @@ def _normalise_column(raw: pa.Array, spec: AttributeSpec, options: NormaliseOpti
     uniques: pa.Array = encoded.dictionary
     indices = encoded.indices
     index_np = indices.to_numpy(zero_copy_only=False)
+    unsure: np.ndarray | None = None
+    moved: np.ndarray | None = None
     if kind == "email":
         out, bad, details = normalise_emails(uniques)
     elif kind == "phone":
         out, bad, details = normalise_phones(uniques, options.default_region)
+        moved = reassigned_numbers(uniques, out, options.default_region)
     elif kind == "date":
-        out, bad, details = normalise_dates(uniques, dayfirst=options.dayfirst)
+        out, bad, unsure = normalise_dates(
+            uniques, dayfirst=options.dayfirst, order=options.order_of(attribute)
+        )
+        details = None
     elif kind == "float":
         out, bad, details = normalise_floats(uniques)
     elif kind == "boolean":
@@ -380,4 +430,6 @@ def _normalise_column(raw: pa.Array, spec: AttributeSpec, options: NormaliseOpti
         invalid=(bad & ~empty)[index_np],
         trimmed=trimmed,
         details=details.take(indices) if details is not None else None,
+        ambiguous=unsure[index_np] if unsure is not None and unsure.any() else None,
+        reassigned=moved[index_np] if moved is not None and moved.any() else None,
     )

@@ -20,6 +20,19 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 from etl.imports.normalise.kernels import blank, bool_np, lit
 
+# Regions with their own country code whose numbers belong to another region's national plan,
+# so that its callers dial them as domestic numbers (with its national prefix): France's
+# overseas departments and collectivities (0692 ... in Réunion, 0590 ... in Guadeloupe). The
+# metadata does not record this: searching it for regions whose numbers fit another region's
+# national plan finds hundreds of pairs, nearly all wrong (a German 0151 ... is not dialled
+# from France as a domestic number). Regions that share a numbering plan otherwise share its
+# country code as well (+1 NANP, +44 with JE/GG/IM, +7, +39 VA, +47 SJ, +61 CX/CC, +212 EH,
+# +358 AX), which phonenumbers handles under the default region already. Kept here, beside the
+# fast path that must agree with the reference (:mod:`.phones`).
+DOMESTIC_REGIONS: dict[str, tuple[str, ...]] = {
+    "FR": ("RE", "YT", "GP", "BL", "MF", "GF", "MQ", "PM"),
+}
+
 _TYPE_DESCS = (
     "mobile",
     "fixed_line",
@@ -242,6 +255,22 @@ def _fast_group(idx: np.ndarray, parts: tuple[np.ndarray, pa.Array, pa.Array]) -
     return found, invalid
 
 
+@cache
+def _domestic_codes(region: str, prefix: str | None) -> tuple[int, ...]:
+    """The country codes of :data:`DOMESTIC_REGIONS` of ``region`` whose regions strip the same
+    national prefix the same way (the others are left to the reference)."""
+    codes: list[int] = []
+    for other in DOMESTIC_REGIONS.get(region, ()):
+        md = PhoneMetadata.metadata_for_region(other)
+        if md is None or md.country_code is None or _prefix_rule(md) != (prefix, True):
+            return ()
+        if getattr(md.general_desc, "possible_length_local_only", ()):
+            return ()
+        if md.country_code not in codes:
+            codes.append(md.country_code)
+    return tuple(codes)
+
+
 def _fast_national(cleaned: pa.Array, region: str) -> Found:
     """Numbers in ``region``'s national form whose digits parse() keeps (after its national
     prefix): E.164 of the valid ones, positions of the surely invalid ones."""
@@ -281,6 +310,21 @@ def _fast_national(cleaned: pa.Array, region: str) -> Found:
     if len(good):
         e164 = pc.binary_join_element_wise(lit(f"+{cc}"), nsn.filter(pa.array(valid)), lit(""))
         found.append((idx[good], e164.cast(pa.large_string())))
+    # Written with the national prefix, invalid here, valid in a region dialled as a domestic
+    # number (a Réunion mobile under FR): that region's number, as parse_phone decides.
+    settled = valid.copy()
+    for other_cc in _domestic_codes(region, prefix):
+        todo = np.flatnonzero(~settled & stripped[keep])
+        if not len(todo):
+            break
+        there = valid_national_numbers(other_cc, nsn.take(pa.array(todo)))
+        hits = todo[there]
+        if len(hits):
+            e164 = pc.binary_join_element_wise(
+                lit(f"+{other_cc}"), nsn.take(pa.array(hits)), lit("")
+            )
+            found.append((idx[keep[hits]], e164.cast(pa.large_string())))
+            settled[hits] = True
     # An invalid number is hopeless when parse() kept all its digits (no national prefix
     # matched: with one, parse() may keep the prefix instead) and parse_phone's "+<digits>"
     # retry does not apply (fewer than 11 digits, or a leading 0).

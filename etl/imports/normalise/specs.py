@@ -11,6 +11,7 @@ import phonenumbers
 
 from etl.errors import ConfigError
 from etl.imports.mapping import EMAIL, PHONE_ATTRIBUTES
+from etl.imports.normalise.dates import DayOrder
 
 if TYPE_CHECKING:
     from etl.brevo.models import Attribute
@@ -87,10 +88,21 @@ class NormaliseOptions:
 
     default_region: str | None = None
     """ISO country (``FR``) for phone numbers written without their country code."""
-    dayfirst: bool = False
-    """``01/02/1990`` is 1 February (True) or January 2 (False); ``.`` and ``-`` are day-first."""
+    dayfirst: bool | None = False
+    """``01/02/1990`` is 1 February (True) or January 2 (False) in a column whose own values do
+    not settle the order; None: such values are rejected as ambiguous. ``.`` and ``-`` forms
+    are day-first."""
     drop_invalid_values: bool = False
     """Send the contact without an invalid non-identifier value instead of rejecting the row."""
+    date_orders: tuple[tuple[str, DayOrder], ...] = ()
+    """The settled day/month order of date attributes (the run's pre-scan decides them)."""
+
+    def order_of(self, attribute: str) -> DayOrder | None:
+        """The settled day/month order of a date attribute, if its values settled one."""
+        for name, order in self.date_orders:
+            if name == attribute:
+                return order
+        return None
 
     def __post_init__(self) -> None:
         if self.default_region is not None:

@@ -40,7 +40,7 @@ def download(ctx: Context, request: Request) -> tuple[Response, bool]:
 
 
 def _access_denied() -> Response:
-    """What an expired or missing presigned S3 object answers (FACTS.md F5)."""
+    """What an expired or missing presigned S3 object answers (docs/brevo/FACTS.md F5)."""
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
         "<Message>Request has expired</Message></Error>"

@@ -53,7 +53,7 @@ def process_wire(ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
             for group, values in info.items()
         }
     if not cfg.process_times:
-        return out  # FACTS.md F2: no created_at, completed_at or error
+        return out  # docs/brevo/FACTS.md F2: no created_at, completed_at or error
     out["created_at"] = record["created_at"]
     if record["completed_at"]:
         out["completed_at"] = record["completed_at"]
@@ -63,7 +63,7 @@ def process_wire(ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _info_wire(info: dict[str, Any] | None, cfg: SandboxConfig) -> dict[str, Any]:
-    """The ``info`` groups config ``import_info`` / ``export_info`` show (FACTS.md F3)."""
+    """The ``info`` groups config ``import_info`` / ``export_info`` show (docs/brevo/FACTS.md F3)."""
     if not info:
         return {}
     links = info.get("import_links")

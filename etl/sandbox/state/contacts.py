@@ -40,7 +40,7 @@ class Contacts:
         self._config = config
 
     def find(self, identifier: str, identifier_type: str | None) -> int | None:
-        """Resolve ``{identifier}`` the way the spec describes (FACTS.md section 8).
+        """Resolve ``{identifier}`` the way the spec describes (docs/brevo/FACTS.md section 8).
 
         Without ``identifierType``: an ``@`` means an email; digits mean a contact id, and,
         when no contact has that id, an SMS number; a leading ``+`` means an SMS number.
