@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from etl.errors import InputError
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
+
+    from etl.brevo.client import BrevoClient
 
 
 IMPORT = CommandSpec(
@@ -92,7 +95,7 @@ def import_cmd(
     """
     verbose = ctx.obj["verbose"]
     with _errors(verbose):
-        from etl.imports import plan_import
+        from etl.imports import plan_import, resolve_paths
         from flows.import_contacts import import_contacts, import_options, make_task_runner
 
         options = import_options(params)
@@ -104,6 +107,8 @@ def import_cmd(
             base_url=params.get("base_url"),
         )
         with settings.client() as client:
+            resolve_paths(options.paths)  # a missing file is found before any call
+            check_targets(client, list_ids=options.list_ids, folder_id=options.folder_id)
             plan_import(options, client.get_attributes(), scan_dates=False)
 
         runner = make_task_runner(task_runner, address=dask_address)
@@ -111,6 +116,28 @@ def import_cmd(
         with _progress_bar(not as_json):
             state = import_contacts.with_options(task_runner=runner)(**params, return_state=True)
         _finish_import(state, as_json)
+
+
+def check_targets(client: BrevoClient, *, list_ids: Sequence[int], folder_id: int | None) -> None:
+    """Refuse unknown lists or folders before reading any file (exit 2, one line)."""
+    from etl.brevo.errors import BrevoNotFound
+
+    for list_id in list_ids:
+        try:
+            client.get_list(list_id)
+        except BrevoNotFound:
+            raise InputError(
+                f"list {list_id} does not exist in this Brevo account "
+                "(see the lists in Brevo, or use --new-list NAME --folder-id ID)"
+            ) from None
+    if folder_id is not None:
+        try:
+            client.get_folder(folder_id)
+        except BrevoNotFound:
+            raise InputError(
+                f"folder {folder_id} does not exist in this Brevo account "
+                "(contacts-etl folders list; contacts-etl folders create NAME)"
+            ) from None
 
 
 def _finish_import(state: State[dict[str, Any]], as_json: bool) -> None:

@@ -11,6 +11,7 @@ import os
 
 import click
 
+from etl.cli.admin import attributes, folders
 from etl.cli.contacts import contact
 from etl.cli.exports import export_cmd
 from etl.cli.imports import import_cmd
@@ -45,7 +46,17 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         handler.setLevel(level)
 
 
-for _command in (sandbox, import_cmd, export_cmd, demo, doctor, contact, mapping):
+for _command in (
+    sandbox,
+    import_cmd,
+    export_cmd,
+    demo,
+    doctor,
+    contact,
+    mapping,
+    folders,
+    attributes,
+):
     cli.add_command(_command)
 
 

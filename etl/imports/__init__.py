@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from etl.imports.ledger import DEFAULT_STATE_DIR, Ledger
 from etl.imports.options import ImportOptions
-from etl.imports.plan import ImportPlan, plan_import
+from etl.imports.plan import ImportPlan, plan_import, resolve_paths
 from etl.imports.prepare import (
     ChunkFile,
     FileStage,
@@ -87,6 +87,7 @@ __all__ = [
     "prepare_import",
     "reconcile_uncertain",
     "remembered_target",
+    "resolve_paths",
     "resolve_target",
     "run_fingerprint",
     "submit_chunk",

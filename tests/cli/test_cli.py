@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from etl.cli import cli
+from tests.faults._support import seed_account
 
 
 def invoke(*args: str):
@@ -25,6 +26,8 @@ def invoke(*args: str):
         ["contact", "unlink-all"],
         ["demo"],
         ["doctor"],
+        ["folders"],
+        ["attributes"],
     ],
 )
 def test_every_command_has_help_with_examples(command):
@@ -92,6 +95,7 @@ def test_bad_input_exits_2_with_one_line_before_any_call(
 def test_unusable_file_exits_2(sandbox, monkeypatch, tmp_path):
     monkeypatch.setenv("BREVO_API_KEY", sandbox.api_key)
     monkeypatch.setenv("BREVO_BASE_URL", sandbox.url)
+    seed_account(sandbox)  # list 1 exists: the file is what is wrong
     (tmp_path / "bin.csv").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
     (tmp_path / "noid.csv").write_text("first name,last name\nAnn,Lee\n", encoding="utf-8")
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from etl.imports.rejects import read_rejects
+from tests.faults._support import seed_account
 
 from .make_corpus import FORMULAS, find, write_case
 
@@ -80,7 +81,10 @@ def test_unusable_input_exits_2_with_one_line(fast_sandbox, tmp_path, name):
 def test_a_record_over_64_mib_found_mid_run_exits_2_with_one_line(fast_sandbox, tmp_path):
     # The pre-flight only sniffs the head; the monster record is met inside the flow.
     path = write_case(find("str_100mb_data_line.csv"), tmp_path / "in")
-    proc = cli(fast_sandbox, str(path), "--list-id", "1", "--state-dir", str(tmp_path / "s"))
+    list_id = seed_account(fast_sandbox)["list_id"]
+    proc = cli(
+        fast_sandbox, str(path), "--list-id", str(list_id), "--state-dir", str(tmp_path / "s")
+    )
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "64 MiB" in one_line_error(proc)
     assert not [r for r in fast_sandbox.requests_log() if r["path"] == "/v3/contacts/import"]
