@@ -7,14 +7,10 @@ lives only in the session's headers; it is never logged, put in an error, or sho
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
 import json
 import logging
-import os
-import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,17 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
+from etl.brevo.download import Downloader, origin_of
 from etl.brevo.errors import (
     BrevoAPIError,
     BrevoConfigError,
     BrevoError,
     BrevoTransportError,
-    DownloadError,
-    ExportLinkExpired,
     ProcessFailed,
     ProcessTimeout,
     SubmissionUncertain,
@@ -64,6 +59,7 @@ from etl.brevo.retry import (
     backoff_seconds,
     decide,
     default_jitter,
+    describe_transport,
     parse_ratelimit_remaining,
     parse_ratelimit_reset,
     rate_limit_wait,
@@ -85,8 +81,6 @@ LIST_CONTACTS_PAGE_MAX: Final = 500
 SMALL_PAGE_MAX: Final = 50  # lists, folders, segments, processes
 MEMBERSHIP_BATCH: Final = 150  # emails/ids/extIds per add/remove call
 
-_DOWNLOAD_CHUNK = 1 << 20
-_MAX_REDIRECTS = 5
 _Params = dict[str, str | int | list[int]]
 
 
@@ -137,12 +131,6 @@ def _check_key(api_key: str) -> str:
     return key
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
 def _date_param(value: datetime | str) -> str:
     """Brevo's ``YYYY-MM-DDTHH:mm:ss.SSSZ``; a naive datetime is taken as UTC."""
     if isinstance(value, str):
@@ -159,23 +147,6 @@ def _clamp_page(page_size: int, maximum: int) -> int:
     if page_size < 1:
         raise ValueError("page_size must be >= 1")
     return min(page_size, maximum)
-
-
-def _describe_transport(exc: BaseException, kind: TransportKind, timeout: float) -> str:
-    """A one-line, URL-free description (requests' own messages carry the query string)."""
-    names = [type(exc).__name__]
-    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-    reason = getattr(inner, "reason", None)
-    for nested in (inner, reason):
-        if isinstance(nested, BaseException) and type(nested).__name__ not in names:
-            names.append(type(nested).__name__)
-    what = {
-        "connect": "could not connect (nothing sent)",
-        "timeout": f"no answer within {timeout:g}s",
-        "reset": "connection broken before the answer arrived",
-        "other": "request failed",
-    }[kind]
-    return f"{what} [{'/'.join(names)}]"
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
@@ -232,7 +203,7 @@ class BrevoClient:
         if poll_interval_s < 0:
             raise BrevoConfigError("poll_interval_s must be >= 0")
         self._poll_interval_s = poll_interval_s
-        self._origin = _origin(self.base_url)
+        self._origin = origin_of(self.base_url)
         self._count_lock = threading.Lock()
         self._request_count = 0
         # Seams for tests of the retry loop; production uses real sleeps and jitter.
@@ -352,7 +323,7 @@ class BrevoClient:
                 )
             except requests.RequestException as exc:
                 kind = transport_kind(exc)
-                failure = (kind, _describe_transport(exc, kind, self._timeout))
+                failure = (kind, describe_transport(exc, kind, self._timeout))
                 del exc
             if failure is not None:
                 kind, described = failure
@@ -996,11 +967,7 @@ class BrevoClient:
         expected_size: int | None = None,
         max_bytes: int | None = None,
     ) -> Path:
-        """Stream a file (an export's ``export_url``) to ``dest`` via a temp file and a rename.
-
-        The api-key header goes only to the API's own host (export files may be on S3), and
-        redirects are followed by hand so it never leaks to another host. A short body is
-        retried; the temp file lives beside ``dest`` so the rename is atomic.
+        """Stream a file (an export's ``export_url``) to ``dest``; see :mod:`etl.brevo.download`.
 
         Args:
             url: the file URL (plain; use ``Process.export_url``, already unwrapped).
@@ -1018,146 +985,18 @@ class BrevoClient:
             BrevoAPIError: another non-2xx answer.
             BrevoTransportError: no answer after retries.
         """
-        dest = Path(dest)
-        scheme = urlsplit(url).scheme
-        if scheme not in ("http", "https"):
-            raise BrevoConfigError(f"download URL must be http(s), got scheme {scheme!r}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                size = self._download_once(url, dest, expected_size, max_bytes)
-            except _RetryableDownload as exc:
-                if attempt >= self._retry.max_attempts:
-                    raise exc.final from None
-                delay = (
-                    exc.wait
-                    if exc.wait is not None
-                    else backoff_seconds(attempt, policy=self._retry, jitter=self._jitter)
-                )
-                logger.info(
-                    "GET %s: %s; retry %d/%d in %.2fs",
-                    exc.path,
-                    exc.reason,
-                    attempt,
-                    self._retry.max_attempts - 1,
-                    delay,
-                )
-                self._sleep(delay)
-                continue
-            logger.info("downloaded %d bytes to %s", size, dest.name)
-            return dest
-
-    def _open_download(self, url: str) -> tuple[requests.Response, str]:
-        """GET with redirects followed by hand; the key only ever goes to the API's origin."""
-        current = url
-        for _ in range(_MAX_REDIRECTS + 1):
-            path = urlsplit(current).path
-            same_origin = _origin(current) == self._origin
-            headers: dict[str, str | None] = {"accept": "*/*"}
-            if not same_origin:
-                headers["api-key"] = None  # drops the session's header for this request
-            self._count()
-            logger.debug("GET %s (download)", path)
-            try:
-                resp = self._session.get(
-                    current,
-                    headers=headers,  # None removes a session header
-                    stream=True,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                # Built outside the except: no __context__ holding the prepared request.
-                kind = transport_kind(exc)
-                failed: tuple[TransportKind, str] | None = (
-                    kind,
-                    _describe_transport(exc, kind, self._timeout),
-                )
-                del exc
-            else:
-                failed = None
-            failure = failed
-            if failure is not None:
-                error = BrevoTransportError(
-                    f"GET {path} -> {failure[1]}", method="GET", path=path, kind=failure[0]
-                )
-                raise _RetryableDownload(path, failure[0], error)
-            if resp.is_redirect and resp.headers.get("location"):
-                current = urljoin(current, resp.headers["location"])
-                resp.close()
-                continue
-            return resp, path
-        raise BrevoAPIError(
-            "too many redirects", status=310, code=None, method="GET", path=urlsplit(url).path
+        downloader = Downloader(
+            session=self._session,
+            api_origin=self._origin,
+            timeout=self._timeout,
+            retry=self._retry,
+            jitter=self._jitter,
+            sleep=self._sleep,
+            count=self._count,
         )
-
-    def _download_once(
-        self, url: str, dest: Path, expected_size: int | None, max_bytes: int | None
-    ) -> int:
-        resp, path = self._open_download(url)
-        with resp:
-            status = resp.status_code
-            if status in _EXPIRED_LINK_STATUSES:
-                raise ExportLinkExpired(path=path, status=status, detail=_link_error_detail(resp))
-            if status >= 400:
-                wait = None
-                if status == 429:
-                    wait = rate_limit_wait(resp.headers, 1, policy=self._retry, jitter=self._jitter)
-                error = error_for_response(resp, method="GET", path=path, retry_after=wait)
-                if error.retriable:
-                    raise _RetryableDownload(path, f"{status}", error, wait=wait)
-                raise error
-            declared = _int_header(resp.headers.get("content-length"))
-            encoded = resp.headers.get("content-encoding", "identity").lower() != "identity"
-            if (
-                max_bytes is not None
-                and declared is not None
-                and declared > max_bytes
-                and not encoded
-            ):
-                raise DownloadError(f"GET {path} -> {declared} bytes, over the {max_bytes} limit")
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{dest.name}.", suffix=".part", dir=dest.parent
-            )
-            tmp = Path(tmp_name)
-            written = 0
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    try:
-                        for chunk in resp.iter_content(_DOWNLOAD_CHUNK):
-                            written += len(chunk)
-                            if max_bytes is not None and written > max_bytes:
-                                raise DownloadError(
-                                    f"GET {path} -> more than {max_bytes} bytes; stopped"
-                                )
-                            out.write(chunk)
-                    except requests.RequestException:
-                        # urllib3 enforces Content-Length: a short body lands here.
-                        truncated = True
-                    else:
-                        truncated = False
-                    if truncated:
-                        raise _RetryableDownload(
-                            path, "truncated", _truncated(path, written, declared)
-                        )
-                    out.flush()
-                    os.fsync(out.fileno())
-                received = resp.raw.tell() if encoded else written
-                if declared is not None and received != declared:
-                    raise _RetryableDownload(
-                        path, "truncated", _truncated(path, received, declared)
-                    )
-                if expected_size is not None and written != expected_size:
-                    raise _RetryableDownload(
-                        path, "size mismatch", _truncated(path, written, expected_size)
-                    )
-                tmp.replace(dest)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            return written
+        return downloader.download(
+            url, Path(dest), expected_size=expected_size, max_bytes=max_bytes
+        )
 
     # ------------------------------------------------------------------ pagination
 
@@ -1181,55 +1020,6 @@ class BrevoClient:
             return Page([parse(item) for item in data.get(key) or ()], count)
 
         yield from iter_offset_pages(fetch, limit=limit)
-
-
-class _RetryableDownload(Exception):
-    """Internal: one download attempt failed in a way worth retrying."""
-
-    def __init__(self, path: str, reason: str, final: BrevoError, *, wait: float | None = None):
-        super().__init__(reason)
-        self.path = path
-        self.reason = reason
-        self.final = final
-        self.wait = wait
-
-
-# An export link that no longer serves its file: expired presigned S3 URLs answer 403 (sometimes
-# 400), missing objects 404, the older sandbox 410 (docs/brevo/FACTS.md F5). The caller re-requests once.
-_EXPIRED_LINK_STATUSES = frozenset({400, 403, 404, 410})
-_S3_ERROR_FIELD = re.compile(r"<(Code|Message)>([^<]{1,200})</\1>")
-
-
-def _link_error_detail(resp: requests.Response) -> str | None:
-    """A short reason from an export link's error body (S3 XML ``Code``/``Message``, or JSON)."""
-    try:
-        raw = resp.raw.read(4096, decode_content=True) if resp.raw is not None else b""
-    except Exception:  # the reason is a nicety; never let it hide the status
-        return None
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
-    found = dict(_S3_ERROR_FIELD.findall(text))
-    if not found and text.lstrip().startswith("{"):
-        with contextlib.suppress(ValueError):
-            data = json.loads(text)
-            if isinstance(data, dict):
-                found = {
-                    k.title(): str(data[k]) for k in ("code", "message") if data.get(k) is not None
-                }
-    parts = [found[k].strip() for k in ("Code", "Message") if found.get(k, "").strip()]
-    return ": ".join(parts) or None
-
-
-def _truncated(path: str, got: int, want: int | None) -> DownloadError:
-    return DownloadError(f"GET {path} -> got {got} of {want} bytes (truncated)")
-
-
-def _int_header(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
 
 
 def _is_json(resp: requests.Response) -> bool:

@@ -286,3 +286,20 @@ def rate_limit_wait(
         if remaining is None or remaining <= 0:
             wait = parse_ratelimit_reset(headers.get("x-sib-ratelimit-reset"))
     return backoff_seconds(attempt, wait, policy=policy, jitter=jitter)
+
+
+def describe_transport(exc: BaseException, kind: TransportKind, timeout: float) -> str:
+    """A one-line, URL-free description (requests' own messages carry the query string)."""
+    names = [type(exc).__name__]
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+    reason = getattr(inner, "reason", None)
+    for nested in (inner, reason):
+        if isinstance(nested, BaseException) and type(nested).__name__ not in names:
+            names.append(type(nested).__name__)
+    what = {
+        "connect": "could not connect (nothing sent)",
+        "timeout": f"no answer within {timeout:g}s",
+        "reset": "connection broken before the answer arrived",
+        "other": "request failed",
+    }[kind]
+    return f"{what} [{'/'.join(names)}]"
