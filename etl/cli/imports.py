@@ -190,6 +190,22 @@ def _print_import(report: dict[str, Any], path: Path) -> None:
             + ", ".join(report["unknown_columns"]),
             err=True,
         )
+    for warning in report.get("warnings") or ():
+        click.echo(f"warning: {warning}", err=True)
+    if report.get("dropped_values"):
+        click.echo(
+            f"dropped values: {report['dropped_values']} (the contacts were sent without them; "
+            "listed in the rejects file)"
+        )
+    for attribute, order in (report.get("date_orders") or {}).items():
+        click.echo(f"dates in {attribute}: {order}")
+    if report.get("phones_reassigned_region"):
+        click.echo(
+            f"phones dialled the national way but in an overseas region: "
+            f"{report['phones_reassigned_region']} (written with that region's country code)"
+        )
+    for name, lines in (report.get("footer_lines") or {}).items():
+        click.echo(f"footer skipped in {Path(name).name}: {len(lines)} line(s), not contacts")
     if report.get("run_action") == "resumed":
         click.echo(f"resumed run {report.get('run_id')}")
     click.echo(
