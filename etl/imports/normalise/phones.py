@@ -89,11 +89,24 @@ def parse_phone(text: str, region: str | None) -> str | None:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
         national = (metadata.national_prefix if metadata else None) or "0"
         if digits.startswith(national) and not digits.startswith(national * 2):
+            significant = digits[len(national) :]
             for other in DOMESTIC_REGIONS[region]:
+                # A cheap necessary condition first: most invalid numbers fit no overseas plan.
+                if not _general_pattern(other).fullmatch(significant):
+                    continue
                 e164 = _valid_e164(text, other)
                 if e164 is not None:
                     return e164
     return None
+
+
+@lru_cache(maxsize=64)
+def _general_pattern(region: str) -> re.Pattern[str]:
+    """The region's pattern for any national significant number (libphonenumber metadata)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    general = metadata.general_desc if metadata else None
+    pattern = general.national_number_pattern if general else None
+    return re.compile(pattern or r"\d+")
 
 
 def _valid_e164(candidate: str, region: str | None) -> str | None:
