@@ -366,7 +366,11 @@ def import_options(parameters: Mapping[str, Any]) -> ImportOptions:
         batch_rows=p["batch_rows"],
         wait_timeout_s=p["wait_timeout_s"],
         state_dir=Path(p["state_dir"]),
-        report_path=Path(p["report_path"]) if p["report_path"] else None,
+        # Each run gets its own report and rejects file unless told otherwise: a later run
+        # never overwrites what an earlier one wrote.
+        report_path=Path(p["report_path"])
+        if p["report_path"]
+        else Path(p["state_dir"]) / "reports" / _run_stamp() / "import-report.json",
         rejects_path=Path(p["rejects_path"]) if p["rejects_path"] else None,
         again=p["again"],
     )
@@ -452,7 +456,8 @@ def import_contacts(
         sms_blacklist: Blacklist every imported contact for SMS.
         disable_notification: No email from Brevo when done.
         notify_url: Your own webhook for Brevo's end-of-import call.
-        report_path: JSON report path.
+        report_path: JSON report path (default: a new folder per run,
+            STATE_DIR/reports/<UTC time>/import-report.json).
         rejects_path: Rejects CSV (default: beside the report).
         wait: Poll processes within the rate budget, or also listen for Brevo's callback.
         callback_host: Bind address of the callback receiver.
@@ -626,6 +631,11 @@ class ImportIncomplete(RuntimeError):
 
 def _summary(result: ImportReport) -> dict[str, Any]:
     return asdict(result)
+
+
+def _run_stamp() -> str:
+    """A folder name for one run's files: UTC time to the microsecond (sorts in run order)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def _ensure(path: Path) -> Path:

@@ -15,6 +15,9 @@ from hypothesis import HealthCheck, settings
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="contacts-etl-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# CLI subprocesses start Prefect's ephemeral server; on a loaded 2-core machine with 4 test
+# workers it can take longer than Prefect's default 20 s to answer.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 settings.register_profile(
     "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
