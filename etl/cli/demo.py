@@ -2,7 +2,7 @@
 
 Starts the sandbox, creates attributes (a category, a date, a boolean, a float) and a folder,
 imports the messy samples of ``data/samples/`` into a new list through the import flow, exports
-them back with metadata through the export flow, writes Parquet under ``data/exports/``, prints a
+them back with metadata through the export flow, writes Parquet under ``data/demo/exports/``, prints a
 summary with a DuckDB preview, and stops the sandbox.
 """
 
@@ -82,8 +82,8 @@ def run_demo(
     *,
     samples: str = "data/samples/contacts_*",
     mapping: str | None = "data/samples/mapping.yaml",
-    out: str = "data/exports",
-    state_dir: str = "data/state/demo",
+    out: str = "data/demo/exports",
+    state_dir: str = "data/demo/state",
 ) -> DemoResult:
     """Run the demo end to end; the sandbox lives only for the duration of the call."""
     from etl.sandbox.server import SandboxServer

@@ -87,7 +87,12 @@ def sandbox(
     show_default=True,
     help="CSV files (glob) to import.",
 )
-@click.option("--out", default="data/exports", show_default=True, help="Where the Parquet goes.")
+@click.option(
+    "--out",
+    default="data/demo/exports",
+    show_default=True,
+    help="Where the Parquet goes (apart from your own exports).",
+)
 @click.pass_context
 def demo(ctx: click.Context, samples: str, out: str) -> None:
     """Run the whole job against a local sandbox: import the samples, export them, write Parquet.
