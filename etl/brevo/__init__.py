@@ -1,4 +1,13 @@
-"""Brevo v3 client, its wire types and errors. Knows nothing of pandas or Prefect."""
+"""The typed Brevo v3 client: the bottom layer of the pipeline.
+
+Owns: ``client`` (every endpoint, through one ``_request``), ``download`` (export files and
+report links: streamed, atomic, the key kept at the API's origin), ``errors`` (one tree, one
+status -> class map), ``models`` (Brevo's wire names live only here), ``retry``, ``ratelimit``,
+``pagination`` and ``notify`` (the callback receiver).
+
+May import requests and the standard library; nothing else of ``etl`` and nothing of pandas,
+pyarrow, Prefect or Great Expectations (an import-linter contract checks it).
+"""
 
 from __future__ import annotations
 

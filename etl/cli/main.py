@@ -40,10 +40,17 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     # No telemetry from the ephemeral Prefect server (and no error lines when offline).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level)
+    logging.basicConfig(level=logging.WARNING)
     # Some libraries (great_expectations) pin their own loggers to INFO: filter at the handler.
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
+    if verbose:
+        # This project's debug lines; libraries (urllib3, prefect, great_expectations,
+        # werkzeug...) stay at warnings, or their debug output buries ours by thousands of lines.
+        for name in ("etl", "flows"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        for name in ("urllib3", "prefect", "great_expectations", "werkzeug", "httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 for _command in (
