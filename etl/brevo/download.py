@@ -84,27 +84,11 @@ class Downloader:
         expected_size: int | None = None,
         max_bytes: int | None = None,
     ) -> Path:
-        """Stream a file (an export's ``export_url``) to ``dest`` via a temp file and a rename.
+        """Stream ``url`` to ``dest`` (see :meth:`BrevoClient.download` for the contract).
 
-        The api-key header goes only to the API's own host (export files may be on S3), and
+        The api-key header goes only to the API's own origin (export files may be on S3), and
         redirects are followed by hand so it never leaks to another host. A short body is
         retried; the temp file lives beside ``dest`` so the rename is atomic.
-
-        Args:
-            url: the file URL (plain; use ``Process.export_url``, already unwrapped).
-            dest: where to write.
-            expected_size: bytes the file must have (e.g. ``info.export.file_size``).
-            max_bytes: refuse a file larger than this.
-
-        Returns:
-            ``dest``.
-
-        Raises:
-            ExportLinkExpired: the URL answered 400, 403, 404 or 410 (an expired presigned S3
-                link answers 403 with an XML body, sometimes 400; docs/brevo/FACTS.md F5).
-            DownloadError: still truncated after retries, or larger than ``max_bytes``.
-            BrevoAPIError: another non-2xx answer.
-            BrevoTransportError: no answer after retries.
         """
         dest = Path(dest)
         scheme = urlsplit(url).scheme
