@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -38,3 +39,19 @@ def csv_body(emails: list[str], **columns: list[str]) -> str:
     for i, email in enumerate(emails):
         lines.append(";".join([email, *(values[i] for values in columns.values())]))
     return "\n".join(lines)
+
+
+class RecordingEvent(threading.Event):
+    """An Event that remembers how each wait ended: True when set() woke it, False on timeout.
+
+    Lets a test prove that a callback woke a poller (not its poll interval) without timing it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[bool] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        woke = super().wait(timeout)
+        self.waits.append(woke)
+        return woke
