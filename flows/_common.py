@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,8 @@ def resolve_settings(
         from flows.blocks import BrevoCredentials
 
         try:
-            block = BrevoCredentials.load(credentials_block, _sync=True)  # type: ignore[call-arg]
+            with _quiet_prefect_start():
+                block = BrevoCredentials.load(credentials_block, _sync=True)  # type: ignore[call-arg]
         except ValueError as exc:
             raise BrevoConfigError(
                 f"no BrevoCredentials block named {credentials_block!r} "
@@ -63,7 +66,8 @@ def resolve_settings(
         try:
             # ``_sync`` is consumed by Prefect's async_dispatch wrapper, so it is missing from
             # the typed signature, which also still offers the async branch's coroutine.
-            secret = Secret.load(secret_block, _sync=True)  # type: ignore[call-arg]
+            with _quiet_prefect_start():
+                secret = Secret.load(secret_block, _sync=True)  # type: ignore[call-arg]
         except ValueError:
             secret = None  # no such block: fall back to the environment
         value = secret.get() if isinstance(secret, Secret) else None
@@ -73,6 +77,22 @@ def resolve_settings(
     if base_url:
         settings = settings.model_copy(update={"base_url": base_url})
     return settings, source
+
+
+@contextmanager
+def _quiet_prefect_start() -> Iterator[None]:
+    """Keep Prefect's "Starting temporary server" lines off a one-line CLI answer.
+
+    Without a configured Prefect API, loading a block starts Prefect's temporary local server,
+    which announces itself at INFO; a failure is still raised (and a warning still shown).
+    """
+    logger_ = logging.getLogger("prefect")
+    level = logger_.level
+    logger_.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger_.setLevel(level)
 
 
 def load_settings(

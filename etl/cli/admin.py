@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import click
 
-from etl.brevo.client import BrevoClient
-from etl.cli.common import _emit, _errors, _settings
-from etl.settings import DEFAULT_SECRET_BLOCK
+from etl.cli.common import _emit, _errors, client_for, credentials_option
 
 ATTRIBUTE_TYPES = ("text", "date", "float", "boolean", "id", "category", "multiple-choice")
 ATTRIBUTE_CATEGORIES = ("normal", "category", "transactional")
 
-_CREDENTIALS = click.option(
-    "--credentials-block",
-    help="A BrevoCredentials block (key, base URL, rate-limit tier); wins over BREVO_API_KEY.",
-)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-def _client(credentials_block: str | None) -> BrevoClient:
-    settings = _settings(credentials_block=credentials_block, secret_block=DEFAULT_SECRET_BLOCK)
-    return settings.client()
 
 
 @click.group()
@@ -36,11 +25,11 @@ def folders() -> None:
 
 @folders.command("list")
 @_JSON
-@_CREDENTIALS
+@credentials_option
 @click.pass_context
 def folders_list(ctx: click.Context, /, as_json: bool, credentials_block: str | None) -> None:
     """Print every folder: id and name."""
-    with _errors(ctx.obj["verbose"]), _client(credentials_block) as client:
+    with _errors(ctx.obj["verbose"]), client_for(credentials_block) as client:
         rows = [{"id": f.id, "name": f.name} for page in client.iter_folders() for f in page]
 
         def human() -> None:
@@ -55,13 +44,13 @@ def folders_list(ctx: click.Context, /, as_json: bool, credentials_block: str | 
 @folders.command("create")
 @click.argument("name")
 @_JSON
-@_CREDENTIALS
+@credentials_option
 @click.pass_context
 def folders_create(
     ctx: click.Context, /, name: str, as_json: bool, credentials_block: str | None
 ) -> None:
     """Create a folder and print its id (an existing folder of that name is reused)."""
-    with _errors(ctx.obj["verbose"]), _client(credentials_block) as client:
+    with _errors(ctx.obj["verbose"]), client_for(credentials_block) as client:
         existing = [f.id for page in client.iter_folders() for f in page if f.name == name]
         folder_id = existing[0] if existing else client.create_folder(name)
         _emit(
@@ -87,11 +76,11 @@ def attributes() -> None:
 
 @attributes.command("list")
 @_JSON
-@_CREDENTIALS
+@credentials_option
 @click.pass_context
 def attributes_list(ctx: click.Context, /, as_json: bool, credentials_block: str | None) -> None:
     """Print every attribute: name, category and type."""
-    with _errors(ctx.obj["verbose"]), _client(credentials_block) as client:
+    with _errors(ctx.obj["verbose"]), client_for(credentials_block) as client:
         rows = [
             {"name": a.name, "category": a.category, "type": a.type or ""}
             for a in client.get_attributes()
@@ -122,7 +111,7 @@ def attributes_list(ctx: click.Context, /, as_json: bool, credentials_block: str
     help="Brevo's attribute category.",
 )
 @_JSON
-@_CREDENTIALS
+@credentials_option
 @click.pass_context
 def attributes_create(
     ctx: click.Context,
@@ -134,7 +123,7 @@ def attributes_create(
     credentials_block: str | None,
 ) -> None:
     """Create a contact attribute (Brevo upper-cases its name)."""
-    with _errors(ctx.obj["verbose"]), _client(credentials_block) as client:
+    with _errors(ctx.obj["verbose"]), client_for(credentials_block) as client:
         client.create_attribute(name, category=category, type=kind)
         _emit(
             {"name": name.upper(), "category": category, "type": kind},

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
     from rich.progress import TaskID
 
+    from etl.brevo.client import BrevoClient
     from etl.settings import BrevoSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -157,3 +158,19 @@ def _settings(
         credentials_block=credentials_block, secret_block=secret_block, base_url=base_url
     )
     return settings
+
+
+credentials_option = click.option(
+    "--credentials-block",
+    help="A BrevoCredentials block (key, base URL, rate-limit tier); wins over BREVO_API_KEY.",
+)
+"""``--credentials-block`` for the commands that call Brevo directly (not through a flow)."""
+
+
+def client_for(credentials_block: str | None) -> BrevoClient:
+    """A client with the key found as the flows find it (block, environment, Secret block)."""
+    from etl.settings import DEFAULT_SECRET_BLOCK
+
+    return _settings(
+        credentials_block=credentials_block, secret_block=DEFAULT_SECRET_BLOCK
+    ).client()

@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from etl.cli.common import EXIT_FAILED, _emit, _errors, _fail, _settings
+from etl.cli.common import (
+    EXIT_FAILED,
+    _emit,
+    _errors,
+    _fail,
+    _settings,
+    client_for,
+    credentials_option,
+)
 from etl.cli.flow_options import CommandSpec, Flag, FlowCommand
-from etl.settings import DEFAULT_SECRET_BLOCK
 
 if TYPE_CHECKING:
     from etl.contacts import ContactDetails
@@ -93,16 +100,10 @@ def contact_upsert(ctx: click.Context, /, params: dict[str, Any], *, as_json: bo
         )
 
 
-_CREDENTIALS = click.option(
-    "--credentials-block",
-    help="A BrevoCredentials block (key, base URL, rate-limit tier); wins over BREVO_API_KEY.",
-)
-
-
 @contact.command("get")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with the raw statistics).")
-@_CREDENTIALS
+@credentials_option
 @click.pass_context
 def contact_get(
     ctx: click.Context, /, email: str, as_json: bool, credentials_block: str | None
@@ -118,8 +119,7 @@ def contact_get(
 
     from etl.contacts import get_contact_details
 
-    settings = _settings(credentials_block=credentials_block, secret_block=DEFAULT_SECRET_BLOCK)
-    with _contact_errors(ctx.obj["verbose"]), settings.client() as client:
+    with _contact_errors(ctx.obj["verbose"]), client_for(credentials_block) as client:
         details = get_contact_details(client, email)
         _emit(asdict(details), as_json, lambda: _print_contact(details))
 
@@ -149,7 +149,7 @@ def _print_contact(details: ContactDetails) -> None:
 @contact.command("unlink-all")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_CREDENTIALS
+@credentials_option
 @click.pass_context
 def contact_unlink_all(
     ctx: click.Context, /, email: str, as_json: bool, credentials_block: str | None
@@ -162,8 +162,7 @@ def contact_unlink_all(
     """
     from etl.contacts import unlink_from_all_lists
 
-    settings = _settings(credentials_block=credentials_block, secret_block=DEFAULT_SECRET_BLOCK)
-    with _contact_errors(ctx.obj["verbose"]), settings.client() as client:
+    with _contact_errors(ctx.obj["verbose"]), client_for(credentials_block) as client:
         unlinked = unlink_from_all_lists(client, email)
         _emit(
             {"email": email, "unlinked_list_ids": unlinked},
