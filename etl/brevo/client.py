@@ -901,6 +901,19 @@ class BrevoClient:
             params={"sort": sort},
         )
 
+    def newest_process_id(self) -> int:
+        """The id of the account's newest process, 0 when it has none (one request).
+
+        A process created after this call has a higher id: lost-response reconciliation
+        considers only those (Brevo's processes carry no creation time; docs/brevo/FACTS.md F2).
+        """
+        pages = self.iter_processes(page_size=1, sort="desc")
+        try:
+            first = next(pages, [])
+        finally:
+            pages.close()  # type: ignore[attr-defined]
+        return max((p.id for p in first), default=0)
+
     def wait_for_process(
         self,
         process_id: int,

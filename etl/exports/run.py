@@ -153,15 +153,10 @@ def _start(client: BrevoClient, request: ExportRequest, claimed: set[int]) -> in
 def _newest_process_id(client: BrevoClient) -> int | None:
     """The newest process id of the account (0 when it has none); None when it cannot be read."""
     try:
-        pages = client.iter_processes(page_size=1, sort="desc")
-        try:
-            first = next(pages, [])
-        finally:
-            pages.close()  # type: ignore[attr-defined]
+        return client.newest_process_id()
     except BrevoError as exc:
         logger.warning("could not list processes before an export (%s)", exc)
         return None
-    return max((p.id for p in first), default=0)
 
 
 def _find_export_after(

@@ -22,7 +22,7 @@ import io
 import logging
 import math
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,10 @@ from typing import Any
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import BrevoError, BrevoNotFound
 from etl.brevo.models import BatchContactUpdate, Contact
+from etl.imports.body import SEPARATOR, parse_body
 
 logger = logging.getLogger(__name__)
 
-SEPARATOR = ";"
 # Fields of info.import that name rows Brevo did not import as sent (invalid or conflicting).
 REFUSAL_KINDS: tuple[str, ...] = (
     "invalid_emails",
@@ -49,17 +49,13 @@ BATCH_UPDATE_SIZE = 100
 REFUSALS_HEADER = ("chunk", "kind", "identifier", "row")
 
 
-def read_chunk(path: Path) -> tuple[list[str], list[list[str]]]:
-    """The header and rows of a chunk body (``;``-separated, RFC 4180 quoting)."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter=SEPARATOR)
-        header = next(reader, [])
-        return header, [row for row in reader if row]
+def read_chunk(path: Path) -> list[dict[str, str]]:
+    """The rows of a chunk body on disk (:func:`etl.imports.body.parse_body`)."""
+    return parse_body(path.read_text(encoding="utf-8"))
 
 
-def _identifier(header: Sequence[str], row: Sequence[str]) -> tuple[str, str | None] | None:
+def _identifier(values: Mapping[str, str]) -> tuple[str, str | None] | None:
     """``(value, identifier type)`` of a body row: EMAIL, else SMS."""
-    values = dict(zip(header, row, strict=False))
     if values.get("EMAIL"):
         return values["EMAIL"], None
     if values.get("SMS"):
@@ -162,7 +158,7 @@ def _download_rows(client: BrevoClient, url: str, work_dir: Path) -> list[tuple[
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
-        found = _identifier(header, row)
+        found = _identifier(dict(zip(header, row, strict=False)))
         out.append((found[0] if found else "", SEPARATOR.join(row)))
     return out
 
@@ -183,14 +179,14 @@ def apply_false_booleans(
     Returns:
         The number of contacts updated.
     """
-    header, rows = read_chunk(chunk_path)
-    columns = [(i, name) for i, name in enumerate(header) if name in set(boolean_attributes)]
-    if not columns:
+    booleans = set(boolean_attributes)
+    rows = read_chunk(chunk_path)
+    if not rows or not booleans & rows[0].keys():
         return 0
     updates: list[BatchContactUpdate] = []
     for row in rows:
-        falses = {name: False for i, name in columns if i < len(row) and row[i] == "false"}
-        found = _identifier(header, row)
+        falses = {name: False for name in booleans if row.get(name) == "false"}
+        found = _identifier(row)
         if not falses or found is None or found[0] in skip:
             continue
         value, kind = found
@@ -225,11 +221,11 @@ def _same(sent: str, held: Any) -> bool | None:
     return text.casefold() == sent.casefold()
 
 
-def _matches(contact: Contact, header: Sequence[str], row: Sequence[str], lists: set[int]) -> bool:
+def _matches(contact: Contact, row: Mapping[str, str], lists: set[int]) -> bool:
     if not lists <= set(contact.list_ids):
         return False
     attributes = {k.upper(): v for k, v in contact.attributes.items()}
-    for name, sent in zip(header, row, strict=False):
+    for name, sent in row.items():
         if name == "EMAIL" or sent == "":
             continue
         if name == "SMS" and not attributes.get("SMS"):
@@ -243,7 +239,7 @@ def chunk_landed(
     client: BrevoClient, chunk_path: Path, list_ids: Sequence[int], *, sample: int = 5
 ) -> bool:
     """Whether most of a sample of the chunk's contacts are held in the lists with its values."""
-    header, rows = read_chunk(chunk_path)
+    rows = read_chunk(chunk_path)
     if not rows:
         return False
     k = min(sample, len(rows))
@@ -251,13 +247,13 @@ def chunk_landed(
     held = 0
     for index in picks:
         row = rows[index]
-        found = _identifier(header, row)
+        found = _identifier(row)
         if found is None:
             continue
         try:
             contact = client.get_contact(found[0], identifier_type=found[1])
         except BrevoNotFound:
             continue
-        if _matches(contact, header, row, set(list_ids)):
+        if _matches(contact, row, set(list_ids)):
             held += 1
     return held * 2 > len(picks)

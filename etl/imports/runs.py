@@ -120,5 +120,4 @@ def _run_still_known(client: BrevoClient, ledger: Ledger, run_id: str) -> bool:
 
 def newest_process_id(client: BrevoClient) -> int:
     """The id of the newest process of the account (0 if none): a floor for what we create."""
-    first = next(iter(client.iter_processes(page_size=1, sort="desc")), [])
-    return max((p.id for p in first), default=0)
+    return client.newest_process_id()
