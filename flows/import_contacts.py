@@ -41,7 +41,11 @@ from etl.imports import (
     Publisher,
     RunDecision,
     S3Publisher,
+    Snapshot,
+    SyncBase,
     Target,
+    UnlinkPlan,
+    UnlinkResult,
 )
 from etl.progress import report as report_progress
 from etl.settings import DEFAULT_SECRET_BLOCK
@@ -94,16 +98,66 @@ def normalise_file(
 
 @task(cache_policy=NO_CACHE)
 def finish_prepare(
-    plan: ImportPlan, stages: list[FileStage], options: ImportOptions, work_dir: Path
+    plan: ImportPlan,
+    stages: list[FileStage],
+    options: ImportOptions,
+    work_dir: Path,
+    previous: Snapshot | None,
 ) -> PreparedImport:
-    """Drop run-wide duplicates and cut the rest into chunks under the byte budget."""
+    """Drop run-wide duplicates, skip unchanged rows (--changed-only), cut the rest into chunks."""
     return imports.finish_prepare(
         plan,
         stages,
         options,
         work_dir=work_dir,
         progress=lambda step, done, total: report_progress("chunks", done, total),
+        previous=previous,
     )
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_transient,
+)
+def check_previous(
+    client: BrevoClient,
+    scope: AccountScope,
+    target: Target,
+    plan: ImportPlan,
+    options: ImportOptions,
+) -> SyncBase:
+    """The last successful run's snapshot for this account and target, if still usable."""
+    return imports.check_previous(client, scope, target.list_ids, plan, options)
+
+
+@task(cache_policy=NO_CACHE)
+def unlink_from_lists(
+    client: BrevoClient, ledger: Ledger, plan: UnlinkPlan, target: Target, path: Path
+) -> UnlinkResult:
+    """Unlink the contacts that left the input from the target lists (never twice)."""
+    result = imports.unlink_contacts(
+        client,
+        ledger,
+        plan.identifiers,
+        target.list_ids,
+        progress=lambda step, done, total: report_progress("unlink", done, total),
+    )
+    imports.write_unlinked_file(result, path)
+    return result
+
+
+@task(cache_policy=NO_CACHE)
+def commit_snapshot(
+    base: SyncBase,
+    prepared: PreparedImport,
+    run_id: str,
+    outcomes: list[ChunkOutcome],
+    process_ids: list[int],
+) -> Snapshot | None:
+    """Leave this run's snapshot for the next --changed-only run (only once all completed)."""
+    return imports.commit(base, prepared, run_id=run_id, outcomes=outcomes, process_ids=process_ids)
 
 
 @task(
@@ -219,6 +273,7 @@ def report(
     run: RunDecision | None,
     scope: AccountScope,
     refusals_path: Path | None,
+    sync: dict[str, Any] | None = None,
 ) -> ImportReport:
     """Write the JSON report and the Prefect artifacts."""
     result = imports.build_report(
@@ -231,6 +286,7 @@ def report(
         run=run,
         account=scope,
         refusals_path=refusals_path,
+        sync=sync,
     )
     imports.write_report(result, report_path)
     create_table_artifact(
@@ -250,8 +306,17 @@ def import_markdown(result: ImportReport) -> str:
         "",
         f"- rows read: **{result.rows_read}**, sent: **{result.rows_sent}**, "
         f"rejected: **{result.rows_rejected}**, refused by Brevo: "
-        f"**{result.rows_refused_by_brevo}**",
+        f"**{result.rows_refused_by_brevo}**"
+        + (f", unchanged: **{result.rows_unchanged}**" if result.sync else ""),
     ]
+    if result.sync:
+        lines.append(f"- changed-only: {result.sync.get('snapshot', '-')}")
+        if "unlinked" in result.sync:
+            lines.append(
+                f"- unlinked from the lists: **{result.sync['unlinked']}** "
+                f"(already off: {result.sync.get('unlink_not_in_list', 0)}; "
+                f"`{result.sync.get('unlinked_path', '-')}`)"
+            )
     if result.run_action == "already_completed" and result.previous_run:
         lines.append(
             f"- **nothing sent**: run {result.previous_run['id']} already imported these "
@@ -349,6 +414,9 @@ def import_options(parameters: Mapping[str, Any]) -> ImportOptions:
         new_list=p["new_list"],
         folder_id=p["folder_id"],
         mapping_file=Path(p["mapping_file"]) if p["mapping_file"] else None,
+        changed_only=p["changed_only"],
+        unlink_missing=p["unlink_missing"],
+        max_unlink=str(p["max_unlink"]),
         mapping_preset=p["mapping_preset"],
         strict=p["strict"],
         default_region=p["default_region"],
@@ -417,6 +485,9 @@ def import_contacts(
     credentials_block: str | None = None,
     base_url: str | None = None,
     again: bool = False,
+    changed_only: bool = False,
+    unlink_missing: bool = False,
+    max_unlink: str = "5%",
 ) -> dict[str, Any]:
     """Import contact CSVs (paths or globs) into Brevo lists; returns the report as a dict.
 
@@ -471,6 +542,12 @@ def import_contacts(
             over BREVO_API_KEY and the Secret block.
         base_url: Brevo API base URL (default: BREVO_BASE_URL, else https://api.brevo.com/v3).
         again: Send everything again, even when an earlier run of this command completed.
+        changed_only: Send only rows new or changed since the last successful run to this
+            account and target lists (a nightly sync); the others count as unchanged.
+        unlink_missing: Unlink from the target lists (never delete) the contacts the last
+            successful run sent that this input no longer holds.
+        max_unlink: The most --unlink-missing may unlink: a share of the last run's contacts
+            (5%) or a count (200); over it nothing is sent (exit 2).
     """
     options = import_options(locals())  # the parameters, as the flow was called
     logger = get_run_logger()
@@ -498,7 +575,17 @@ def import_contacts(
         futures = normalise_file.map(
             unmapped(the_plan), range(len(the_plan.files)), unmapped(options), unmapped(work_dir)
         )
-        prepared = finish_prepare(the_plan, futures.result(), options, work_dir)
+        target = None
+        base: SyncBase | None = None
+        if options.keeps_snapshot:
+            # The snapshot is per account and target lists: the target is needed first.
+            target = resolve_target(client, ledger, options)
+            base = check_previous(client, scope, target, the_plan, options)
+            logger.info("changed-only: %s", base.check.message)
+        prepared = finish_prepare(
+            the_plan, futures.result(), options, work_dir, base.previous if base else None
+        )
+        unlink_plan = imports.plan_unlink(base, prepared, options) if base else None
         logger.info(
             "prepared %d chunk(s): %d rows to send, %d rejected (%s)",
             len(prepared.chunks),
@@ -507,17 +594,17 @@ def import_contacts(
             prepared.rejects_path,
         )
         run = None
-        if prepared.chunks:
-            fingerprint = imports.run_fingerprint(options, prepared.chunks)
+        to_unlink = unlink_plan.identifiers if unlink_plan else ()
+        if prepared.chunks or to_unlink:
+            fingerprint = imports.run_fingerprint(options, prepared.chunks, unlink=to_unlink)
             run = begin_run(client, ledger, fingerprint, options.again)
             logger.info("run %s (%s) for account %s", run.run_id, run.action, scope.email)
         outcomes: list[ChunkOutcome] = []
         finished: list[ChunkOutcome] = []
         payloads: list[dict[str, Any]] = []
-        target = None
         if run is not None and run.action == "already_completed":
             assert run.previous is not None
-            target = imports.remembered_target(ledger, options)
+            target = target or imports.remembered_target(ledger, options)
             logger.info(
                 "nothing to send: run %s already imported these rows (finished %s); "
                 "use --again to send them again",
@@ -525,7 +612,7 @@ def import_contacts(
                 run.previous["finished_at"],
             )
         elif run is not None:
-            target = resolve_target(client, ledger, options)
+            target = target or resolve_target(client, ledger, options)
             use_url = via == "url" or (via == "auto" and publish and len(prepared.chunks) > 1)
             publisher = (
                 _publisher(publish, work_dir, publish_host, publish_public_url, s3_endpoint_url)
@@ -579,6 +666,33 @@ def import_contacts(
                     )
                 )
             payloads = [p for t in tickets if t for p in t.payloads]
+        all_completed = all(o.status == "completed" for o in finished)
+        sync: dict[str, Any] | None = None
+        if base is not None:
+            sync = {"snapshot": base.check.message}
+            if unlink_plan and to_unlink and all_completed and run and target:
+                if run.action == "already_completed":
+                    sync["unlinked"] = 0
+                    sync["unlink_note"] = "run already completed: nothing unlinked again"
+                else:
+                    unlinked_path = report_file.with_name(report_file.stem + ".unlinked.csv")
+                    unlinked = unlink_from_lists(client, ledger, unlink_plan, target, unlinked_path)
+                    sync.update(
+                        unlinked=unlinked.unlinked,
+                        unlink_not_in_list=unlinked.not_in_list,
+                        unlinked_path=str(unlinked_path),
+                    )
+            elif options.unlink_missing:
+                sync["unlinked"] = 0
+            if all_completed:
+                written = commit_snapshot(
+                    base,
+                    prepared,
+                    run.run_id if run else f"unchanged-{_run_stamp()}",
+                    finished,
+                    ledger.run_process_ids(run.run_id) if run else [],
+                )
+                sync["snapshot_written"] = str(written.folder) if written else None
         refusals = options.refusals_path()
         has_refusals = imports.write_refusals_file(finished, refusals) > 0
         if not has_refusals:
@@ -594,6 +708,7 @@ def import_contacts(
             run,
             scope,
             refusals if has_refusals else None,
+            sync,
         )
         if run is not None and run.action != "already_completed":
             ledger.finish_run(

@@ -8,8 +8,9 @@ family (``normalise``), Great Expectations checks (``validate``), pass 1 and 2 o
 (``body``), the rejects file (``rejects``), the per-account ledger of runs and chunks
 (``ledger``) and which run an invocation is (``runs``), chunk publishing for ``fileUrl``
 (``publish``), the target lists (``target``), sending each chunk exactly once (``submit``, with
-``reconcile`` for lost submissions), what Brevo did with each chunk (``outcomes``), and the
-report (``report``).
+``reconcile`` for lost submissions), what Brevo did with each chunk (``outcomes``), nightly syncs
+(``snapshot`` of what the last run sent, ``sync`` to compare and commit it, ``unlink`` for
+``--unlink-missing``), and the report (``report``).
 
 Each phase is a plain function over small, serialisable values (paths, ids, dataclasses), so the
 Prefect flow wraps one task around each and the CLI or a test can call them directly.
@@ -45,6 +46,7 @@ from etl.imports.runs import (
     open_ledger,
     run_fingerprint,
 )
+from etl.imports.snapshot import Snapshot, UnlinkPlan
 from etl.imports.submit import (
     ChunkOutcome,
     account_chunk,
@@ -52,7 +54,9 @@ from etl.imports.submit import (
     wait_chunk,
     write_refusals_file,
 )
+from etl.imports.sync import SyncBase, check_previous, commit, plan_unlink
 from etl.imports.target import Target, remembered_target, resolve_target
+from etl.imports.unlink import UnlinkResult, unlink_contacts, write_unlinked_file
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -72,11 +76,17 @@ __all__ = [
     "ReconcileAmbiguous",
     "RunDecision",
     "S3Publisher",
+    "Snapshot",
+    "SyncBase",
     "Target",
+    "UnlinkPlan",
+    "UnlinkResult",
     "account_chunk",
     "account_scope",
     "begin_run",
     "build_report",
+    "check_previous",
+    "commit",
     "finish_prepare",
     "list_presets",
     "load_preset",
@@ -84,6 +94,7 @@ __all__ = [
     "normalise_file",
     "open_ledger",
     "plan_import",
+    "plan_unlink",
     "prepare_import",
     "reconcile_uncertain",
     "remembered_target",
@@ -91,7 +102,9 @@ __all__ = [
     "resolve_target",
     "run_fingerprint",
     "submit_chunk",
+    "unlink_contacts",
     "wait_chunk",
     "write_refusals_file",
     "write_report",
+    "write_unlinked_file",
 ]

@@ -82,6 +82,19 @@ CREATE TABLE IF NOT EXISTS processes (
     chunk_key   TEXT NOT NULL,
     recorded_at TEXT NOT NULL
 );
+-- --unlink-missing: one row per batch of contacts unlinked from one list by a run; a batch
+-- recorded done is never sent again when the run resumes.
+CREATE TABLE IF NOT EXISTS unlinks (
+    run_id      TEXT NOT NULL,
+    list_id     INTEGER NOT NULL,
+    batch       INTEGER NOT NULL,
+    batch_sha   TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    unlinked    INTEGER NOT NULL,
+    not_in_list INTEGER NOT NULL,
+    done_at     TEXT NOT NULL,
+    PRIMARY KEY (run_id, list_id, batch)
+);
 CREATE TABLE IF NOT EXISTS new_lists (
     name       TEXT NOT NULL,
     folder_id  INTEGER NOT NULL,
@@ -276,6 +289,29 @@ class Ledger:
                 (run_id,),
             ).fetchall()
         return [int(r[0]) for r in rows]
+
+    # ------------------------------------------------------------------ unlinks
+
+    def unlink_done(self, list_id: int, batch: int, batch_sha: str) -> tuple[int, int] | None:
+        """``(unlinked, not_in_list)`` of a batch the current run already unlinked, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT unlinked, not_in_list FROM unlinks"
+                " WHERE run_id=? AND list_id=? AND batch=? AND batch_sha=?",
+                (self.run_id, list_id, batch, batch_sha),
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def record_unlink(
+        self, list_id: int, batch: int, batch_sha: str, *, size: int, unlinked: int, missing: int
+    ) -> None:
+        """Record that the current run unlinked one batch from one list."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO unlinks (run_id, list_id, batch, batch_sha, size,"
+                " unlinked, not_in_list, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.run_id, list_id, batch, batch_sha, size, unlinked, missing, _now()),
+            )
 
     # ------------------------------------------------------------------ chunks
 

@@ -57,6 +57,30 @@ class ImportOptions:
     report_path: Path | None = None
     rejects_path: Path | None = None
     again: bool = False
+    changed_only: bool = False
+    """Send only rows new or changed since the last successful run to this account and target
+    (:mod:`etl.imports.snapshot`)."""
+    unlink_missing: bool = False
+    """Unlink from the target lists the contacts of the last successful run's snapshot that
+    this run's input no longer holds."""
+    max_unlink: str = "5%"
+    """The most ``unlink_missing`` may unlink: a share of the snapshot (``5%``) or a count."""
+    verify: bool = False
+    """Read back what Brevo holds for the run's contacts and write per-row outcomes."""
+    repair: bool = False
+    """With ``verify``: re-apply differing values through the update endpoints, then verify."""
+
+    @property
+    def keeps_snapshot(self) -> bool:
+        """Whether the run reads and leaves a snapshot (``--changed-only``, ``--unlink-missing``)."""
+        return self.changed_only or self.unlink_missing
+
+    def unlink_limit(self, snapshot_rows: int) -> int:
+        """How many contacts ``--max-unlink`` allows for a snapshot of ``snapshot_rows``."""
+        text = self.max_unlink.strip()
+        if text.endswith("%"):
+            return int(snapshot_rows * float(text[:-1]) / 100)
+        return int(text)
 
     def check(self) -> None:
         """Refuse contradictory options (exit 2) before any work."""
@@ -79,6 +103,16 @@ class ImportOptions:
             raise InputError("--keep must be first or last")
         if self.via not in ("body", "url", "auto"):
             raise InputError("--via must be body, url or auto")
+        try:
+            limit = self.unlink_limit(100)
+        except ValueError:
+            limit = -1
+        if limit < 0 or (self.max_unlink.strip().endswith("%") and limit > 100):
+            raise InputError(
+                f"--max-unlink must be a share like 5% or a count like 200, not {self.max_unlink!r}"
+            )
+        if self.repair and not self.verify:
+            raise InputError("--repair needs --verify (it re-applies what verification found)")
         if self.empty_attributes and not self.update_existing:
             raise InputError(
                 "--empty-attributes only works when existing contacts are updated "

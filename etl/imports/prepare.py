@@ -10,9 +10,11 @@ bodies under the byte budget, written to chunk files. Nothing is held whole.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,29 +22,40 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from etl.fingerprints import siphash64
 from etl.imports.body import Chunk, ChunkBuilder
-from etl.imports.csv import iter_csv_batches
+from etl.imports.csv import RawBatch, iter_csv_batches
 from etl.imports.dedupe import KEY_DTYPE, decide_duplicates, hash_identifiers, read_keys
-from etl.imports.normalise import IDENTIFIER, LINE, normalise_batch
+from etl.imports.normalise import IDENTIFIER, LINE, NormalisedBatch, normalise_batch
 from etl.imports.options import ImportOptions, Progress, no_progress
 from etl.imports.plan import ImportPlan
 from etl.imports.rejects import RejectsWriter
+from etl.imports.snapshot import (
+    PendingSnapshot,
+    Snapshot,
+    SnapshotBuilder,
+    unchanged_mask,
+    value_hashes,
+)
 from etl.imports.spill import duplicate_rejects, originals, raw_rows, spill_table
 from etl.imports.validate import ContactValidator, ValidationReport, merge_reports
 
 
 @dataclass
 class FileAccount:
-    """Per-file row accounting: rows_read == rows_to_send + rows_rejected at the end.
+    """Per-file row accounting: rows_read == rows_to_send + rows_rejected + rows_unchanged.
 
     ``rows_to_send`` are the rows that passed every local check and went into chunks; the
     report's run-level counts say which of them this run sent and Brevo accepted.
+    ``rows_unchanged`` (``--changed-only``): rows the last successful run already sent with the
+    same values, not sent again.
     """
 
     path: str
     rows_read: int = 0
     rows_to_send: int = 0
     rows_rejected: int = 0
+    rows_unchanged: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,9 @@ class PreparedImport:
     dropped_values: int = 0
     phones_reassigned_region: int = 0
     """Phone values read as another region's (``06 92 ...`` under FR: Réunion), kept rows."""
+    snapshot: PendingSnapshot | None = None
+    """With ``--changed-only`` or ``--unlink-missing``: the snapshot this run leaves if it
+    succeeds (committed by the flow after every chunk completed)."""
 
     @property
     def rows_read(self) -> int:
@@ -79,6 +95,11 @@ class PreparedImport:
     def rows_rejected(self) -> int:
         """Rows that went to the rejects file."""
         return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def rows_unchanged(self) -> int:
+        """Rows not sent because the last successful run sent the same values."""
+        return sum(f.rows_unchanged for f in self.files)
 
 
 @dataclass
@@ -95,6 +116,8 @@ class FileStage:
     keys_path: Path | None = None  # .hash (uint64) and .line (int64) files of the kept rows
     kept_rows: int = 0
     phones_reassigned: int = 0
+    protect_path: Path | None = None
+    """Identifier hashes of rejected rows (uint64), when the run keeps a snapshot."""
 
 
 def normalise_file(
@@ -121,6 +144,8 @@ def normalise_file(
     kept_rows = 0
     reassigned = 0
     keys_path = work_dir / f"keys-{file_idx:04d}"
+    track = options.keeps_snapshot
+    protect_path = keys_path.with_suffix(".protect") if track else None
     spill_path = work_dir / f"spill-{file_idx:04d}.arrow"
     rejects_part = work_dir / f"rejects-{file_idx:04d}.csv"
     writer: ipc.RecordBatchFileWriter | None = None
@@ -130,12 +155,16 @@ def normalise_file(
         RejectsWriter(rejects_part) as rejects,
         keys_path.with_suffix(".hash").open("wb") as hash_file,
         keys_path.with_suffix(".line").open("wb") as line_file,
+        ExitStack() as stack,
     ):
+        protect_file = stack.enter_context(protect_path.open("wb")) if protect_path else None
         try:
             for batch in iter_csv_batches(planned.path, planned.fmt, batch_rows=options.batch_rows):
                 account.rows_read += len(batch.rows) + len(batch.malformed)
                 result = normalise_batch(batch, planned.mapping, plan.specs, norm_options)
                 reassigned += result.phones_reassigned
+                if protect_file is not None:
+                    protect_file.write(_protected_hashes(result, batch).tobytes())
                 if len(result.rejected):
                     rejects.write(str(planned.path), result.rejected)
                     reasons.update(result.rejected["reason"].astype(str))
@@ -170,7 +199,25 @@ def normalise_file(
         keys_path=keys_path,
         kept_rows=kept_rows,
         phones_reassigned=reassigned,
+        protect_path=protect_path,
     )
+
+
+_EMAIL_IN_TEXT = re.compile(r"[^\s,;\t\"'<>|]+@[^\s,;\t\"'<>|]+\.[^\s,;\t\"'<>|]+")
+
+
+def _protected_hashes(result: NormalisedBatch, batch: RawBatch) -> np.ndarray:
+    """Identifier hashes of the batch's rejected rows: valid identifiers, and every e-mail-like
+    token of malformed records (whose fields cannot be told apart)."""
+    parts = []
+    if result.rejected_identifiers is not None and len(result.rejected_identifiers):
+        parts.append(siphash64(result.rejected_identifiers))
+    tokens = [t.lower() for _, raw, _ in batch.malformed for t in _EMAIL_IN_TEXT.findall(raw)]
+    if tokens:
+        parts.append(siphash64(pa.array(tokens)))
+    if not parts:
+        return np.empty(0, dtype=KEY_DTYPE["hash"])
+    return np.concatenate(parts).astype(KEY_DTYPE["hash"])
 
 
 def _concat_rejects(parts: Sequence[Path], dest: Path) -> None:
@@ -208,8 +255,14 @@ def finish_prepare(
     *,
     work_dir: Path,
     progress: Progress = no_progress,
+    previous: Snapshot | None = None,
 ) -> PreparedImport:
-    """Pass 2: decide run-wide duplicates, reject the losers, cut the rest into chunk files."""
+    """Pass 2: decide run-wide duplicates, reject the losers, cut the rest into chunk files.
+
+    With ``--changed-only``, rows that ``previous`` (the last successful run's snapshot for this
+    account and target) holds with the same values are counted unchanged and not chunked; when
+    the run keeps a snapshot, every row's identifier and value hash go to the pending one.
+    """
     stages = sorted(stages, key=lambda st: st.file_idx)
     chunk_dir = work_dir / "chunks"
     shutil.rmtree(chunk_dir, ignore_errors=True)
@@ -234,6 +287,13 @@ def finish_prepare(
         idx = int(np.searchsorted(starts, pos, side="right")) - 1
         return f"{file_names[stages[idx].file_idx]} line {int(lines[pos])}"
 
+    snapshot = SnapshotBuilder(work_dir) if options.keeps_snapshot else None
+    if snapshot is not None:
+        for st in stages:
+            if st.protect_path is not None:
+                snapshot.protect(np.fromfile(st.protect_path, dtype=KEY_DTYPE["hash"]))
+                st.protect_path.unlink()
+    compare = previous if options.changed_only else None
     chunks: list[ChunkFile] = []
     builder: ChunkBuilder | None = None
     builder_columns: tuple[str, ...] = ()
@@ -288,6 +348,17 @@ def finish_prepare(
                     sent = frame[keep_mask]
                     if not len(sent):
                         continue
+                    ids = values = None
+                    if snapshot is not None:
+                        ids = hash_identifiers(sent[IDENTIFIER])
+                        values = value_hashes(sent, columns)
+                        same = unchanged_mask(compare, ids, values)
+                        if same.any():
+                            account.rows_unchanged += int(same.sum())
+                            snapshot.add(
+                                sent[IDENTIFIER][same], ids[same], values[same], ~same[same]
+                            )
+                            sent, ids, values = sent[~same], ids[~same], values[~same]
                     account.rows_to_send += len(sent)
                     for chunk in builder.add(sent[[*columns, LINE]]):
                         emit(chunk)
@@ -298,16 +369,26 @@ def finish_prepare(
                         reasons.update(rejected["reason"].astype(str))
                         account.rows_to_send -= len(rejected)
                         account.rows_rejected += len(rejected)
+                    if snapshot is not None and ids is not None and values is not None:
+                        fits = ~np.isin(
+                            sent[LINE].to_numpy(dtype=np.int64),
+                            too_large[LINE].to_numpy(dtype=np.int64) if len(too_large) else [],
+                        )
+                        snapshot.add(sent[IDENTIFIER][fits], ids[fits], values[fits], fits[fits])
+                        snapshot.protect(ids[~fits])
             spill_path.unlink()
         if builder is not None and (last := builder.flush()) is not None:
             emit(last)
     rejects_by_reason = dict(sorted(reasons.items()))
 
     for account in accounts:
-        if account.rows_read != account.rows_to_send + account.rows_rejected:
+        if account.rows_read != (
+            account.rows_to_send + account.rows_rejected + account.rows_unchanged
+        ):
             raise AssertionError(
                 f"accounting broken for {account.path}: read {account.rows_read}, "
-                f"to send {account.rows_to_send}, rejected {account.rows_rejected}"
+                f"to send {account.rows_to_send}, rejected {account.rows_rejected}, "
+                f"unchanged {account.rows_unchanged}"
             )
     return PreparedImport(
         chunks=chunks,
@@ -317,4 +398,5 @@ def finish_prepare(
         validation=merge_reports(st.report for st in stages),
         dropped_values=dropped,
         phones_reassigned_region=sum(st.phones_reassigned for st in stages),
+        snapshot=snapshot.close() if snapshot is not None else None,
     )

@@ -22,9 +22,10 @@ class ImportReport:
     """The run's account, written as JSON by ``--report``.
 
     ``rows_read == rows_sent + rows_rejected + rows_refused_by_brevo + rows_not_completed +
-    rows_already_sent``: every row is sent by this run (and accepted by Brevo), rejected
-    locally with a reason, refused by Brevo, in a chunk that did not complete, or sent by an
-    earlier completed run of the same command (then nothing is sent).
+    rows_already_sent + rows_unchanged``: every row is sent by this run (and accepted by Brevo),
+    rejected locally with a reason, refused by Brevo, in a chunk that did not complete, sent by
+    an earlier completed run of the same command (then nothing is sent), or (``--changed-only``)
+    unchanged since the last successful run to this account and target.
     """
 
     rows_read: int
@@ -41,6 +42,13 @@ class ImportReport:
     rows_refused_by_brevo: int = 0
     rows_not_completed: int = 0
     rows_already_sent: int = 0
+    rows_unchanged: int = 0
+    sync: dict[str, Any] = field(default_factory=dict)
+    """``--changed-only`` / ``--unlink-missing``: the snapshot compared with (``snapshot``, one
+    line), ``unlinked``, ``unlink_not_in_list``, ``unlinked_path``, ``snapshot_written``."""
+    verify: dict[str, Any] = field(default_factory=dict)
+    """``--verify``: ``landed``, ``differs``, ``missing``, ``outcomes_path`` (and ``repaired``,
+    ``still_differs`` with ``--repair``)."""
     run_id: str | None = None
     run_action: str = "new"
     previous_run: dict[str, Any] | None = None
@@ -80,6 +88,8 @@ def build_report(
     run: RunDecision | None = None,
     account: AccountScope | None = None,
     refusals_path: Path | None = None,
+    sync: dict[str, Any] | None = None,
+    verify: dict[str, Any] | None = None,
 ) -> ImportReport:
     """Assemble the report and check the accounting invariant."""
     completed = [o for o in outcomes if o.status == "completed"]
@@ -141,6 +151,9 @@ def build_report(
         rows_refused_by_brevo=refused,
         rows_not_completed=not_completed,
         rows_already_sent=already,
+        rows_unchanged=prepared.rows_unchanged,
+        sync=dict(sync or {}),
+        verify=dict(verify or {}),
         rejects_by_reason=prepared.rejects_by_reason,
         unknown_columns=list(plan.unknown_columns),
         chunks=[
@@ -189,13 +202,14 @@ def build_report(
         + report.rows_refused_by_brevo
         + report.rows_not_completed
         + report.rows_already_sent
+        + report.rows_unchanged
     )
     if report.rows_read != total:
         raise AssertionError(
             f"accounting broken: read {report.rows_read} != sent {report.rows_sent} "
             f"+ rejected {report.rows_rejected} + refused {report.rows_refused_by_brevo} "
             f"+ not completed {report.rows_not_completed} + already sent "
-            f"{report.rows_already_sent}"
+            f"{report.rows_already_sent} + unchanged {report.rows_unchanged}"
         )
     return report
 

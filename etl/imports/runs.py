@@ -55,8 +55,11 @@ def open_ledger(scope: AccountScope) -> Ledger:
     return ledger
 
 
-def run_fingerprint(options: ImportOptions, chunks: Sequence[ChunkFile]) -> str:
-    """What the command asks of Brevo: the target, how to import, and every chunk's body."""
+def run_fingerprint(
+    options: ImportOptions, chunks: Sequence[ChunkFile], *, unlink: Sequence[str] = ()
+) -> str:
+    """What the command asks of Brevo: the target, how to import, every chunk's body, and the
+    contacts ``--unlink-missing`` takes off the lists."""
     spec = {
         "list_ids": sorted(options.list_ids),
         "new_list": options.new_list,
@@ -67,6 +70,8 @@ def run_fingerprint(options: ImportOptions, chunks: Sequence[ChunkFile]) -> str:
         "sms_blacklist": options.sms_blacklist,
         "chunks": [c.sha256 for c in chunks],
     }
+    if unlink:
+        spec["unlink"] = hashlib.sha256("\n".join(sorted(unlink)).encode()).hexdigest()
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 

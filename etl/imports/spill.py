@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from etl.imports.csv import RawBatch, arrow_strings
-from etl.imports.normalise import LINE
+from etl.imports.normalise import IDENTIFIER, LINE
 
 RAW_PREFIX = "_raw:"
 
@@ -32,9 +32,10 @@ def raw_rows(batch: RawBatch, lines: np.ndarray) -> pd.DataFrame:
 
 
 def spill_table(contacts: pd.DataFrame, raw: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
-    """One spill record batch: the kept values, their line, and the originals."""
+    """One spill record batch: the kept values, their line and identifier, and the originals."""
     arrays = {c: arrow_strings(contacts[c]) for c in columns}
     arrays[LINE] = pa.array(contacts[LINE].to_numpy(dtype=np.int64))
+    arrays[IDENTIFIER] = arrow_strings(contacts[IDENTIFIER])
     for col in raw.columns:
         arrays[RAW_PREFIX + str(col)] = arrow_strings(raw[col])
     return pa.table(arrays)

@@ -125,10 +125,11 @@ def assert_accounting(report: dict[str, Any]) -> None:
         "rows_refused_by_brevo",
         "rows_not_completed",
         "rows_already_sent",
+        "rows_unchanged",
     )
     assert report["rows_read"] == sum(report[b] for b in buckets), report
     for f in report["files"]:
-        assert f["rows_read"] == f["rows_to_send"] + f["rows_rejected"], f
+        assert f["rows_read"] == f["rows_to_send"] + f["rows_rejected"] + f["rows_unchanged"], f
 
 
 def one_line(exc: BaseException) -> str:

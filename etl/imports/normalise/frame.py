@@ -69,6 +69,9 @@ class NormalisedBatch:
     """With drop_invalid_values: ``_line``, ``attribute``, ``value``, ``reason``."""
     phones_reassigned: int = 0
     """Phone values of kept rows read as another region's (``06 92 ...`` under FR: Réunion)."""
+    rejected_identifiers: pa.Array | None = None
+    """The valid identifiers (EMAIL, else SMS) of rejected rows that have one: their contacts
+    are in the input although the rows are not sent (``--unlink-missing`` keeps them)."""
 
     @property
     def rows_ok(self) -> int:
@@ -186,8 +189,30 @@ def normalise_batch(
         int((col.reassigned & kept).sum()) for col in columns.values() if col.reassigned is not None
     )
     return NormalisedBatch(
-        contacts=contacts, rejected=rejected, dropped=dropped, phones_reassigned=reassigned
+        contacts=contacts,
+        rejected=rejected,
+        dropped=dropped,
+        phones_reassigned=reassigned,
+        rejected_identifiers=_rejected_identifiers(columns, kept),
     )
+
+
+def _rejected_identifiers(columns: dict[str, _Column], kept: np.ndarray) -> pa.Array:
+    """Valid identifiers of the rejected rows (values are ``""`` where invalid or empty)."""
+    email = columns.get(EMAIL)
+    sms = columns.get(SMS)
+    rejected = pa.array(~kept)
+    if email is None and sms is None:
+        return pa.array([], type=pa.large_string())
+    if email is None or sms is None:
+        only = email or sms
+        assert only is not None
+        values = only.values.filter(rejected)
+    else:
+        values = pc.if_else(pc.not_equal(email.values, ""), email.values, sms.values).filter(
+            rejected
+        )
+    return values.filter(pc.not_equal(values, ""))
 
 
 def _contacts_frame(
