@@ -21,7 +21,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from etl import imports
+from etl import imports, verify
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import Attribute
 from etl.brevo.notify import NotifyReceiver
@@ -155,9 +155,62 @@ def commit_snapshot(
     run_id: str,
     outcomes: list[ChunkOutcome],
     process_ids: list[int],
+    not_landed: list[str],
 ) -> Snapshot | None:
     """Leave this run's snapshot for the next --changed-only run (only once all completed)."""
-    return imports.commit(base, prepared, run_id=run_id, outcomes=outcomes, process_ids=process_ids)
+    return imports.commit(
+        base,
+        prepared,
+        run_id=run_id,
+        outcomes=outcomes,
+        process_ids=process_ids,
+        not_landed=not_landed,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def verify_run(
+    client: BrevoClient,
+    chunks: list[ChunkFile],
+    target: Target,
+    plan: ImportPlan,
+    outcomes_path: Path,
+    repair: bool,
+    work_dir: Path,
+) -> tuple[dict[str, Any], list[str]]:
+    """Read back what Brevo holds for the run's contacts; with ``repair``, re-apply what differs.
+
+    Returns the report's ``verify`` part and the identifiers Brevo does not hold as sent.
+    """
+    logger = get_run_logger()
+    result = verify.verify_import(
+        client,
+        chunks=chunks,
+        list_ids=target.list_ids,
+        specs=plan.specs,
+        outcomes_path=outcomes_path,
+        work_dir=work_dir / "verify",
+    )
+    summary = result.as_report()
+    logger.info(
+        "verify (%s): %d landed, %d differ, %d missing; %s",
+        result.route,
+        result.landed,
+        result.differs,
+        result.missing,
+        outcomes_path,
+    )
+    repaired = None
+    if repair and result.differs:
+        repaired = verify.repair(client, result, plan.specs, work_dir=work_dir / "verify")
+        summary.update(repaired.as_report())
+        logger.info(
+            "repair: %d contact(s) updated, %d now hold what was sent, %d still differ",
+            repaired.contacts,
+            repaired.repaired,
+            repaired.still_differing,
+        )
+    return summary, verify.not_landed_identifiers(result, repaired)
 
 
 @task(
@@ -274,6 +327,7 @@ def report(
     scope: AccountScope,
     refusals_path: Path | None,
     sync: dict[str, Any] | None = None,
+    verified: dict[str, Any] | None = None,
 ) -> ImportReport:
     """Write the JSON report and the Prefect artifacts."""
     result = imports.build_report(
@@ -287,6 +341,7 @@ def report(
         account=scope,
         refusals_path=refusals_path,
         sync=sync,
+        verify=verified,
     )
     imports.write_report(result, report_path)
     create_table_artifact(
@@ -323,6 +378,16 @@ def import_markdown(result: ImportReport) -> str:
             f"{result.rows_already_sent} rows on {result.previous_run['finished_at']} "
             "(re-run with `--again` to send them again)"
         )
+    if result.verify:
+        v = result.verify
+        line = (
+            f"- verified ({v.get('verify_route')}): landed **{v.get('rows_landed')}**, "
+            f"differ **{v.get('rows_differ')}**, missing **{v.get('rows_missing')}** "
+            f"(`{v.get('outcomes_path')}`)"
+        )
+        if "repaired" in v:
+            line += f"; repaired **{v['repaired']}**, still differing **{v['still_differing']}**"
+        lines.append(line)
     if result.rows_not_completed:
         lines.append(f"- rows in chunks that did not complete: **{result.rows_not_completed}**")
     if result.rows_refused_by_brevo:
@@ -417,6 +482,8 @@ def import_options(parameters: Mapping[str, Any]) -> ImportOptions:
         changed_only=p["changed_only"],
         unlink_missing=p["unlink_missing"],
         max_unlink=str(p["max_unlink"]),
+        verify=p["verify"],
+        repair=p["repair"],
         mapping_preset=p["mapping_preset"],
         strict=p["strict"],
         default_region=p["default_region"],
@@ -488,6 +555,8 @@ def import_contacts(
     changed_only: bool = False,
     unlink_missing: bool = False,
     max_unlink: str = "5%",
+    verify: bool = False,
+    repair: bool = False,
 ) -> dict[str, Any]:
     """Import contact CSVs (paths or globs) into Brevo lists; returns the report as a dict.
 
@@ -548,6 +617,11 @@ def import_contacts(
             successful run sent that this input no longer holds.
         max_unlink: The most --unlink-missing may unlink: a share of the last run's contacts
             (5%) or a count (200); over it nothing is sent (exit 2).
+        verify: After the import, read back what Brevo holds for the run's contacts and write
+            per-row outcomes (landed, differs, missing) beside the report.
+        repair: With --verify, re-apply the values Brevo holds differently through its
+            contact update endpoint (false booleans Brevo kept as true included), then verify
+            those contacts again.
     """
     options = import_options(locals())  # the parameters, as the flow was called
     logger = get_run_logger()
@@ -645,7 +719,13 @@ def import_contacts(
                     "chunk %d: %s (process %s)", chunk.index, outcome.action, outcome.process_id
                 )
                 outcomes.append(outcome)
-            booleans = [n for n, spec in the_plan.specs.items() if spec.kind == "boolean"]
+            # --repair re-applies whatever verification finds different, false booleans
+            # included; without it each completed chunk's false booleans are re-applied here.
+            booleans = (
+                []
+                if options.repair
+                else [n for n, spec in the_plan.specs.items() if spec.kind == "boolean"]
+            )
             for outcome, ticket, chunk in zip(outcomes, tickets, prepared.chunks, strict=True):
                 done = wait_chunk(
                     client,
@@ -667,6 +747,18 @@ def import_contacts(
                 )
             payloads = [p for t in tickets if t for p in t.payloads]
         all_completed = all(o.status == "completed" for o in finished)
+        verified: dict[str, Any] | None = None
+        not_landed: list[str] = []
+        if options.verify and all_completed and prepared.chunks and target is not None:
+            verified, not_landed = verify_run(
+                client,
+                prepared.chunks,
+                target,
+                the_plan,
+                report_file.with_name(report_file.stem + ".outcomes.csv"),
+                options.repair,
+                work_dir,
+            )
         sync: dict[str, Any] | None = None
         if base is not None:
             sync = {"snapshot": base.check.message}
@@ -691,6 +783,7 @@ def import_contacts(
                     run.run_id if run else f"unchanged-{_run_stamp()}",
                     finished,
                     ledger.run_process_ids(run.run_id) if run else [],
+                    not_landed,
                 )
                 sync["snapshot_written"] = str(written.folder) if written else None
         refusals = options.refusals_path()
@@ -709,6 +802,7 @@ def import_contacts(
             scope,
             refusals if has_refusals else None,
             sync,
+            verified,
         )
         if run is not None and run.action != "already_completed":
             ledger.finish_run(

@@ -113,6 +113,10 @@ class ImportOptions:
             )
         if self.repair and not self.verify:
             raise InputError("--repair needs --verify (it re-applies what verification found)")
+        if self.repair and not self.update_existing:
+            raise InputError(
+                "--repair would overwrite existing contacts that --no-update-existing leaves alone"
+            )
         if self.empty_attributes and not self.update_existing:
             raise InputError(
                 "--empty-attributes only works when existing contacts are updated "

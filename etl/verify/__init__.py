@@ -20,6 +20,7 @@ from etl.verify.run import (
     RepairResult,
     Route,
     VerifyResult,
+    not_landed_identifiers,
     repair,
     verify_import,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "RepairResult",
     "Route",
     "VerifyResult",
+    "not_landed_identifiers",
     "repair",
     "verify_import",
 ]

@@ -544,3 +544,21 @@ def repair(
         refused=refused,
         differences=tuple(left),
     )
+
+
+def not_landed_identifiers(result: VerifyResult, repaired: RepairResult | None = None) -> list[str]:
+    """Identifiers Brevo does not hold as sent: missing ones, and those still differing (after
+    ``repaired``, when a repair ran). An import leaves them out of its ``--changed-only``
+    snapshot, so the next run sends them again."""
+    missing: set[str] = set()
+    differing: set[str] = set()
+    with result.outcomes_path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            ident = row["identifier"].removeprefix("'")
+            if row["outcome"] == "missing":
+                missing.add(ident)
+            elif row["outcome"] == "differs":
+                differing.add(ident)
+    if repaired is not None:
+        differing = {d.identifier for d in repaired.differences}
+    return sorted(missing | differing)

@@ -250,3 +250,41 @@ def test_a_failed_run_leaves_the_previous_snapshot(account, tmp_path, people):
     assert result["rows_sent"] == 1
     assert first_name(sandbox, "p2@example.com") == "Two"
     assert len(processes(sandbox, "IMPORTUSER")) >= 2
+
+
+def test_verify_finds_a_false_kept_as_true_and_repair_fixes_it(account, tmp_path, people):
+    sandbox, list_id = account["sandbox"], account["list_id"]
+    # Everyone subscribed first; then the file says p1, p3 ... are not (Newsletter "no").
+    everyone = tmp_path / "everyone.csv"
+    everyone.write_text(
+        "Email,First name,Newsletter\n"
+        + "".join(f"p{i}@example.com,Person {i},yes\n" for i in range(ROWS)),
+        encoding="utf-8",
+    )
+    run(tmp_path, list_id, everyone, changed_only=False)
+    report = tmp_path / "v" / "report.json"
+    result = run(
+        tmp_path,
+        list_id,
+        people,
+        changed_only=False,
+        verify=True,
+        repair=True,
+        report_path=str(report),
+    )
+    unsubscribed = [i for i in range(ROWS) if not i % 2]
+    v = result["verify"]
+    assert v["rows_landed"] + v["rows_differ"] + v["rows_missing"] == ROWS
+    assert v["rows_missing"] == 0
+    outcomes = (report.parent / "report.outcomes.csv").read_text(encoding="utf-8")
+    if sandbox.app.config.current.profile == "minimal":
+        # Brevo kept true where false was imported: found, then repaired.
+        assert v["rows_differ"] == len(unsubscribed)
+        assert "p2@example.com,differs,NEWSLETTER" in outcomes
+        assert v["repaired"] == len(unsubscribed)
+        assert v["still_differing"] == 0
+    else:
+        assert v["rows_differ"] == 0
+    for i in (2, 4):
+        contact = api(sandbox, "GET", f"/contacts/p{i}@example.com").json()
+        assert contact["attributes"]["NEWSLETTER"] is False

@@ -225,3 +225,49 @@ def test_export_killed_between_parquet_write_and_rename_then_rerun(export_world,
     old = time.time() - 7 * 3600
     os.utime(staging, (old, old))
     rerun_and_check(world)
+
+
+@pytest.mark.timeout(180)
+def test_killed_between_the_last_chunk_and_the_snapshot_then_rerun(account, tmp_path):
+    """--changed-only: a crash after Brevo took the changes but before the snapshot was written
+    must not make the next run skip them (the old snapshot still says they changed), and the
+    next run resumes the killed one instead of sending the chunk again."""
+    sandbox = account["sandbox"]
+    src = write_people(tmp_path / "people.csv", ROWS)
+    state = tmp_path / "state"
+    common = {
+        "files": [str(src)],
+        "list_ids": [account["list_id"]],
+        "state_dir": str(state),
+        "secret_block": None,
+        "changed_only": True,
+    }
+    import_contacts(**common)
+    pointer = next(state.glob("accounts/*/snapshots/*/current.json"))
+    before = pointer.read_text(encoding="utf-8")
+    src.write_text(
+        src.read_text(encoding="utf-8").replace("p7@example.com,Person 7", "p7@example.com,Seven"),
+        encoding="utf-8",
+    )
+    marker = tmp_path / "paused"
+    args = ["import", str(src), "--list-id", str(account["list_id"]), "--changed-only"]
+    args += ["--state-dir", str(state), "--json"]
+    proc = start(args, cli_env(sandbox), probe=marker)
+    wait_for(proc, marker.exists, "every chunk completed")
+    kill(proc)
+    assert pointer.read_text(encoding="utf-8") == before  # the old snapshot is in force
+    posts = len(processed(sandbox, IMPORT_PATH))
+    assert posts == 2  # the first run's chunk and the killed run's one-row chunk
+
+    result = import_contacts(**common)
+    assert result["rows_unchanged"] == ROWS - 1
+    assert [c["action"] for c in result["chunks"]] == ["skipped_completed"]
+    assert len(processed(sandbox, IMPORT_PATH)) == posts  # nothing sent twice
+    assert_accounting(result)
+    assert pointer.read_text(encoding="utf-8") != before
+    contact = api(sandbox, "GET", "/contacts/p7@example.com").json()
+    assert contact["attributes"]["FIRSTNAME"] == "Seven"
+    # Now the snapshot holds the change: nothing left to send.
+    after = import_contacts(**common)
+    assert after["rows_sent"] == 0
+    assert after["rows_unchanged"] == ROWS
