@@ -403,6 +403,8 @@ def import_markdown(result: ImportReport) -> str:
         f"- chunks: {len(result.chunks)}; all completed: {result.ok}",
         f"- rejects file: `{result.rejects_path}`",
         f"- unknown columns (ignored by Brevo): {', '.join(result.unknown_columns) or 'none'}",
+        f"- values dropped (contacts sent without them): {result.dropped_values}",
+        f"- phones read as an overseas region's: {result.phones_reassigned_region}",
         f"- validation (Great Expectations): "
         f"{'passed' if result.validation['passed'] else 'FAILED'} "
         f"({result.validation['successful']}/{result.validation['evaluated']} expectations)",
@@ -411,6 +413,16 @@ def import_markdown(result: ImportReport) -> str:
         "",
         markdown_table(reasons),
     ]
+    if result.warnings:
+        lines += ["", "## Warnings", ""]
+        lines += [f"- {w}" for w in result.warnings]
+    if result.date_orders:
+        lines += ["", "## Date columns", ""]
+        lines += [f"- `{a}`: {how}" for a, how in result.date_orders.items()]
+    if result.footer_lines:
+        lines += ["", "## Footers (neither read nor rejected)", ""]
+        for name, footer in result.footer_lines.items():
+            lines.append(f"- `{name}`: {len(footer)} line(s), first: {footer[0][:80]!r}")
     if result.validation["failures"]:
         lines += ["", "## Validation failures", ""]
         lines += [f"- {f}" for f in result.validation["failures"]]
