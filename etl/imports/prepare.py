@@ -144,6 +144,7 @@ def normalise_file(
     kept_rows = 0
     reassigned = 0
     keys_path = work_dir / f"keys-{file_idx:04d}"
+    expected = count_lines(planned.path) - 1  # the header
     track = options.keeps_snapshot
     protect_path = keys_path.with_suffix(".protect") if track else None
     spill_path = work_dir / f"spill-{file_idx:04d}.arrow"
@@ -184,10 +185,13 @@ def normalise_file(
                     hash_file.write(hashes.tobytes())
                     line_file.write(kept[LINE].to_numpy(dtype=KEY_DTYPE["line"]).tobytes())
                     kept_rows += len(kept)
-                progress("read", account.rows_read, 0)
+                # The total counts lines: a quoted newline or a footer make it a little high
+                # until the file ends, when it becomes the rows read.
+                progress("read", account.rows_read, max(expected, account.rows_read))
         finally:
             if writer is not None:
                 writer.close()
+    progress("read", account.rows_read, account.rows_read)
     return FileStage(
         file_idx=file_idx,
         account=account,
@@ -218,6 +222,18 @@ def _protected_hashes(result: NormalisedBatch, batch: RawBatch) -> np.ndarray:
     if not parts:
         return np.empty(0, dtype=KEY_DTYPE["hash"])
     return np.concatenate(parts).astype(KEY_DTYPE["hash"])
+
+
+def count_lines(path: Path, *, block: int = 1 << 20) -> int:
+    """Lines of a file (a last line without a newline counts): a progress total, cheap (~0.1 s
+    per 100 MB from the page cache)."""
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as f:
+        while chunk := f.read(block):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
 
 
 def _concat_rejects(parts: Sequence[Path], dest: Path) -> None:
