@@ -244,6 +244,58 @@ def write_export_parts(
     return paths
 
 
+def write_overlapping_exports(
+    out_dir: Path, contacts: int, *, exports: int = 3, seed: int = 13, utc: bool = True
+) -> list[Path]:
+    """``exports`` list exports of one account whose lists overlap: one file per export.
+
+    Each contact is in list ``k`` (1-based) with probability 0.6, 0.5, 0.4, ... (at least one),
+    so about a third of the contacts are in several exports; a contact is written alike in
+    every export that holds it, with all its list ids (as Brevo writes them). Merged, the
+    exports give ``contacts`` rows.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n = contacts
+    idx = np.arange(n)
+    member = rng.random((n, exports)) < np.linspace(0.6, 0.6 - 0.1 * (exports - 1), exports)
+    member[~member.any(axis=1), 0] = True
+    start = int(np.datetime64("2019-01-01T00:00:00", "s").astype(np.int64))
+    added_s = start + rng.integers(0, 6 * 365 * 86400, n)
+    modified_s = added_s + rng.integers(0, 2 * 365 * 86400, n)
+    birth = np.datetime64("1940-01-01") + rng.integers(0, 66 * 365, n).astype("timedelta64[D]")
+    lists = np.full(n, "[", dtype=object)
+    for k in range(exports):
+        sep = np.where(lists == "[", "", "|")
+        lists = np.where(member[:, k], lists + sep + str(k + 1), lists)
+    cols = [
+        np.char.add(np.char.add("user", idx.astype(str)), "@example.com"),
+        _stamps(added_s, utc=utc),
+        _stamps(modified_s, utc=utc),
+        FIRST[rng.integers(0, len(FIRST), n)],
+        np.datetime_as_string(birth, unit="D"),
+        np.array(["Mr", "Ms"])[rng.integers(0, 2, n)],
+        np.array(["true", "false"])[rng.integers(0, 2, n)],
+        np.round(rng.random(n) * 100, 2).astype(str),
+        (lists + "]").astype(str),
+    ]
+    lines = cols[0]
+    for col in cols[1:]:
+        lines = np.char.add(np.char.add(lines, ";"), col)
+    header = "EMAIL;ADDED_TIME;MODIFIED_TIME;FIRSTNAME;BIRTHDAY;GENDER;NEWSLETTER;SCORE;_listIds"
+    paths = []
+    for k in range(exports):
+        path = out_dir / f"export-{k + 1}.csv"
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            fh.write(header + "\n")
+            chosen = lines[member[:, k]]
+            if len(chosen):
+                fh.write("\n".join(chosen.tolist()))
+                fh.write("\n")
+        paths.append(path)
+    return paths
+
+
 # ---------------------------------------------------------------------------- profiles and truth
 
 PROFILES = ("clean", "mixed")

@@ -108,10 +108,27 @@ def _input_files(params: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"path": params["path"], "encoding": "utf-8", "sep": ",", "skip_lines": 0}]
 
 
-def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    """Ours: plan_import + prepare_import (read, normalise, validate, dedupe, chunk)."""
-    from etl.imports import ImportOptions, plan_import, prepare_import
+def import_steps() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """The etl functions the import flow's tasks call, in order: plan, per file, pass 2.
 
+    ``flows.import_contacts`` calls ``imports.plan_import``, ``imports.normalise_file`` (one
+    task per file) and ``imports.finish_prepare``; ``tests/bench`` checks these are the same
+    objects.
+    """
+    from etl import imports
+
+    return imports.plan_import, imports.normalise_file, imports.finish_prepare
+
+
+def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Ours: what the import flow calls before sending (read, normalise, validate, dedupe, chunk).
+
+    The files are normalised one after another, as the flow's default task runner on one
+    worker would (the flow may run them in parallel on threads).
+    """
+    from etl.imports import ImportOptions
+
+    plan_import, normalise_file, finish_prepare = import_steps()
     options = ImportOptions(
         paths=tuple(_import_paths(params)),
         list_ids=(1,),
@@ -121,9 +138,12 @@ def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         dayfirst=params.get("dayfirst", True),
         **({"batch_rows": int(params["batch_rows"])} if "batch_rows" in params else {}),
     )
+    work_dir = tmp / "work"
+    work_dir.mkdir(parents=True)
     started = time.perf_counter()
     plan = plan_import(options, import_attributes())
-    prepared = prepare_import(plan, options, work_dir=tmp / "work")
+    stages = [normalise_file(plan, i, options, work_dir=work_dir) for i in range(len(plan.files))]
+    prepared = finish_prepare(plan, stages, options, work_dir=work_dir)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -200,45 +220,55 @@ def run_arrow_csv(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- export merge
 
 
+def export_step() -> Callable[..., Any]:
+    """The etl function the export flow's merge task calls (``tests/bench`` checks it)."""
+    from etl.exports import publish_export
+
+    return publish_export
+
+
 def _export_files(params: dict[str, Any]) -> list[Any]:
     from etl.exports import ExportFile
 
-    # One export split into parts (as Brevo and the sandbox do past export_part_rows).
-    return [ExportFile(path=Path(p), source="list:2", process_id=1) for p in params["paths"]]
+    # One export split into parts (as Brevo and the sandbox do past export_part_rows), or
+    # several exports (``sources``: one label per file) that the DuckDB merge folds.
+    sources = params.get("sources") or ["list:2"] * len(params["paths"])
+    labels = list(dict.fromkeys(sources))
+    return [
+        ExportFile(path=Path(p), source=src, process_id=labels.index(src) + 1)
+        for p, src in zip(params["paths"], sources, strict=True)
+    ]
 
 
 def run_export_merge(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    """Ours: merge_exports + write_partition + validate_merged, then the merge's clean-up.
+    """Ours: the export flow's merge task: merge, Parquet, validation and clean-up.
 
-    The steps (and their order) of the export flow's merge task after the downloads.
+    ``validation``: ``arrow`` (what the flow runs) or ``gx`` (the Great Expectations reference).
     """
-    from etl.exports import merge_exports, validate_merged, write_partition
-
     files = _export_files(params)
+    engine = params.get("validation", "arrow")
     started = time.perf_counter()
-    merged = merge_exports(files, export_attributes(), work_dir=tmp / "work")
-    try:
-        written = write_partition(
-            merged,
-            merged.schema,
-            out=str(tmp / "out"),
-            export_date=date(2026, 1, 1),
-            metadata={"process_ids": "[1]"},
-            run_id="bench",
-        )
-    finally:
-        merged.close()
-    validated = None
-    if params.get("validate", True):
-        validated = validate_merged(written.path, identifier="email")
+    published = export_step()(
+        files,
+        export_attributes(),
+        out=str(tmp / "out"),
+        export_date=date(2026, 1, 1),
+        metadata={"process_ids": "[1]"},
+        work_dir=tmp / "work",
+        run_id="bench",
+        validation=engine,
+    )
     seconds = time.perf_counter() - started
+    written = published.written
     return {
         "seconds": seconds,
         "rows": written.rows,
         "files": len(written.files),
-        "strategy": merged.strategy,
-        "validated": validated is not None,
-        "validation_passed": None if validated is None else validated.passed,
+        "strategy": published.strategy,
+        "validation": engine,
+        "validation_passed": published.validation.passed,
+        "validation_failures": list(published.validation.failures),
+        "work_dir_left": (tmp / "work").exists() and any((tmp / "work").iterdir()),
         "parquet_mb": round(sum(Path(f).stat().st_size for f in written.files) / 2**20, 1),
     }
 
@@ -307,9 +337,9 @@ def _client(params: dict[str, Any]) -> Any:
 
 
 def run_export_flow(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    """Ours: what the export flow's tasks call, without Prefect (fetch account, export, merge)."""
+    """Ours: what the export flow's tasks call, without Prefect (account, export, publish)."""
     from etl import exports as exporter
-    from etl.exports import ExportOptions, build_export_requests, merge_exports, write_partition
+    from etl.exports import ExportOptions, build_export_requests
 
     started = time.perf_counter()
     with _client(params) as client:
@@ -321,15 +351,15 @@ def run_export_flow(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         requests = build_export_requests(options, all_list_ids=all_list_ids)
         runs = exporter.run_exports(client, requests, work_dir=tmp / "download")
         files = [f for run in runs for f in run.files]
-        merged = merge_exports(files, attributes, work_dir=tmp / "work")
-        written = write_partition(
-            merged,
-            merged.schema,
+        written = export_step()(
+            files,
+            attributes,
             out=str(tmp / "out"),
             export_date=date(2026, 1, 1),
             metadata={"process_ids": json.dumps([r.process_id for r in runs])},
+            work_dir=tmp / "work",
             run_id="bench",
-        )
+        ).written
         client_requests = client.request_count
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": written.rows, "client_requests": client_requests}
@@ -362,6 +392,50 @@ def run_paginate(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     pq.write_table(table, tmp / "contacts.parquet", compression="zstd")
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": table.num_rows, "client_requests": client_requests}
+
+
+# ---------------------------------------------------------------------------- latency
+
+
+def latency_command(params: dict[str, Any], tmp: Path) -> list[str]:
+    """The command a latency side runs: ``contacts-etl`` (``cli``) or ``bench.minimal``."""
+    kind, side = params["kind"], params["side"]
+    list_id = str(params["list_id"])
+    if side == "script":
+        if kind == "import":
+            return [sys.executable, "-m", "bench.minimal", "import", params["csv"], list_id]
+        return [sys.executable, "-m", "bench.minimal", "export", list_id, str(tmp / "out.parquet")]
+    cli = [sys.executable, "-m", "etl.cli", kind]
+    state = ["--state-dir", str(tmp / "state")]
+    if kind == "import":
+        return [*cli, params["csv"], "--list-id", list_id, *state]
+    return [*cli, "--list-id", list_id, "--out", str(tmp / "out"), *state]
+
+
+def run_latency(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """One command end to end, interpreter start to exit, against the sandbox at ``url``.
+
+    Run from ``tmp`` (no ``.env`` of the checkout is read) with the user's environment plus the
+    sandbox's key and URL; nothing else is tuned (the client keeps its default rate budget).
+    ``peak_rss_mb`` is the command's own peak.
+    """
+    command = latency_command(params, tmp)
+    env = {
+        **os.environ,
+        "BREVO_API_KEY": os.environ[KEY_ENV],
+        "BREVO_BASE_URL": params["url"],
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=tmp, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        tail = " / ".join(done.stderr.strip().splitlines()[-3:])
+        raise SystemExit(f"{params['side']} {params['kind']} exited {done.returncode}: {tail}")
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "rows": int(params["rows"]), "peak_rss_mb": child_peak}
 
 
 # ---------------------------------------------------------------------------- sandbox import
@@ -473,12 +547,17 @@ def _import_for_dlt() -> None:
 
 
 def _import_export() -> None:
-    # validate_merged imports great_expectations lazily (seconds): import it here, untimed.
-    _load("great_expectations", "etl.exports", "etl.exports.validate")
+    # The export no longer needs great_expectations (the Arrow engine); the GX reference does.
+    _load("etl.exports", "etl.exports.publish", "etl.exports.merge_duckdb")
+
+
+def _import_export_gx() -> None:
+    # The GX engine imports great_expectations lazily (seconds): import it here, untimed.
+    _load("great_expectations", "etl.exports", "etl.exports.publish", "etl.exports.merge_duckdb")
 
 
 def _import_export_flow() -> None:
-    _load("etl.exports.run", "etl.exports.options", "etl.exports.merge", "etl.exports.parquet")
+    _load("etl.exports.run", "etl.exports.options", "etl.exports.publish")
 
 
 def _import_pandas() -> None:
@@ -493,6 +572,11 @@ def _import_client() -> None:
     _load("pyarrow.parquet", "etl.brevo.client")
 
 
+def _import_nothing() -> None:
+    # A latency side is timed from its command's start: its imports are part of the figure.
+    pass
+
+
 def _import_requests() -> None:
     _load("requests")
 
@@ -502,11 +586,13 @@ TASKS: dict[str, tuple[Callable[[], None], Task]] = {
     "pandas_csv": (_import_pandas, run_pandas_csv),
     "arrow_csv": (_import_pyarrow, run_arrow_csv),
     "export_merge": (_import_export, run_export_merge),
+    "export_merge_gx": (_import_export_gx, run_export_merge),
     "pyarrow_csv": (_import_pyarrow, run_pyarrow_csv),
     "dlt": (_import_for_dlt, run_dlt),
     "export_flow": (_import_export_flow, run_export_flow),
     "paginate": (_import_client, run_paginate),
     "sandbox_import": (_import_requests, run_sandbox_import),
+    "latency": (_import_nothing, run_latency),
 }
 
 

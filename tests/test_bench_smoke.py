@@ -7,7 +7,12 @@ import subprocess
 import sys
 
 from bench.__main__ import ratio_ci95, round_ratios, summarise
-from bench.generate import generate_contacts, write_contacts_csv, write_export_parts
+from bench.generate import (
+    generate_contacts,
+    write_contacts_csv,
+    write_export_parts,
+    write_overlapping_exports,
+)
 
 
 def _worker(task: str, params: dict) -> dict:
@@ -47,9 +52,24 @@ def test_export_merge_validates_and_its_baseline(tmp_path):
     paths = [str(p) for p in write_export_parts(tmp_path / "parts", 4000, parts=4)]
     ours = _worker("export_merge", {"paths": paths, "tmp_dir": str(tmp_path)})
     base = _worker("pyarrow_csv", {"paths": paths, "tmp_dir": str(tmp_path)})
-    assert ours["rows"] == base["rows"] == 4000
-    assert ours["validated"]
+    gx = _worker("export_merge_gx", {"paths": paths, "tmp_dir": str(tmp_path), "validation": "gx"})
+    assert ours["rows"] == base["rows"] == gx["rows"] == 4000
+    assert (ours["validation"], gx["validation"]) == ("arrow", "gx")
     assert ours["validation_passed"]
+    assert gx["validation_passed"]
+    assert not ours["work_dir_left"]  # the merge's scratch space is cleaned up
+
+
+def test_export_merge_multi_folds_overlapping_exports_with_duckdb(tmp_path):
+    paths = [str(p) for p in write_overlapping_exports(tmp_path / "multi", 3000, exports=3)]
+    sources = ["list:1", "list:2", "list:3"]
+    ours = _worker("export_merge", {"paths": paths, "sources": sources, "tmp_dir": str(tmp_path)})
+    base = _worker("pyarrow_csv", {"paths": paths, "tmp_dir": str(tmp_path)})
+    assert ours["strategy"] == "duckdb"
+    assert ours["rows"] == 3000  # one row per contact
+    assert base["rows"] > 3000  # the overlapping files hold some contacts twice or thrice
+    assert ours["validation_passed"], ours["validation_failures"]
+    assert not ours["work_dir_left"]
 
 
 def test_ratio_is_the_median_of_per_round_ratios_with_an_interval():

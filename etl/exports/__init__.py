@@ -6,8 +6,9 @@ unpacking (``archive``), the typed column layout from the account's attributes (
 value converters and the account's date formats (``convert``), typed batches from one file
 (``read``), the merge result shared by both merges (``result``), the streaming merge and the
 choice of strategy (``merge``), the grouping merge (``merge_duckdb``), the output location and
-its atomic operations (``output``), the Parquet partitions (``parquet``) and the Great
-Expectations check of the result (``validate``).
+its atomic operations (``output``), the Parquet partitions (``parquet``), the check of the result
+(``validate``: Arrow kernels, with Great Expectations as the reference) and the step that chains
+merge, Parquet, validation and clean-up for the flow and the benchmarks alike (``publish``).
 
 May import: ``etl.brevo`` (the client), the shared ``etl.errors``, ``etl.settings``,
 ``etl.progress``, ``etl.fingerprints``. Never ``etl.imports``, ``etl.cli``, ``flows`` or
@@ -38,6 +39,10 @@ from etl.exports.parquet import (
     new_run_id,
     write_partition,
 )
+from etl.exports.publish import (
+    PublishedExport,
+    publish_export,
+)
 from etl.exports.read import (
     ChannelFilter,
     ExportFile,
@@ -51,6 +56,8 @@ from etl.exports.run import (
     run_exports,
 )
 from etl.exports.validate import (
+    ExportValidation,
+    ValidationEngine,
     validate_merged,
 )
 
@@ -63,6 +70,9 @@ __all__ = [
     "ExportPlan",
     "ExportRun",
     "ExportSummary",
+    "ExportValidation",
+    "PublishedExport",
+    "ValidationEngine",
     "build_export_requests",
     "date_settings_from",
     "default_export_attributes",
@@ -71,6 +81,7 @@ __all__ = [
     "new_run_id",
     "parse_export_attrib",
     "plan_exports",
+    "publish_export",
     "read_high_water_mark",
     "run_exports",
     "validate_merged",
