@@ -1,24 +1,62 @@
-"""What every flow shares: building the client at the boundary, and artifacts."""
+"""What every flow shares: building the client at the boundary, artifacts, and running the
+flows' code without a Prefect API.
+
+**Untracked runs.** Prefect 3 has no supported way to run a flow without an API: without
+``PREFECT_API_URL`` it starts a temporary server (about 7 s), or with
+``PREFECT_SERVER_ALLOW_EPHEMERAL_MODE=false`` it refuses (``ValueError: No Prefect API URL
+provided``; PrefectHQ/prefect#15927, "local mode", is open). What it does support is calling a
+flow's or a task's function through ``.fn``. :func:`run_untracked` does that for a whole flow:
+the flows declare their steps with :func:`task` (a Prefect task, unchanged under a Prefect run)
+and take :func:`get_run_logger`, :func:`create_markdown_artifact` and
+:func:`create_table_artifact` from here; inside :func:`run_untracked` a step is a plain call
+(with the task's retries), ``.map`` runs on a thread pool and returns Prefect futures, the run
+logger is the ``flows.runs`` logger and artifacts are skipped (there is no API to keep them).
+The code that runs is the same either way, so are the results.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import logging
+import os
 import shutil
+import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
+from prefect import Task
+from prefect.artifacts import create_markdown_artifact as _prefect_markdown_artifact
+from prefect.artifacts import create_table_artifact as _prefect_table_artifact
 from prefect.blocks.system import Secret
 from prefect.client.schemas.objects import State
+from prefect.context import FlowRunContext, TaskRunContext
+from prefect.futures import PrefectConcurrentFuture, PrefectFutureList
+from prefect.logging import get_run_logger as _prefect_run_logger
+from prefect.states import Failed
+from prefect.utilities.callables import expand_mapping_parameters, get_call_parameters
 
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import BrevoAPIError, BrevoConfigError
 from etl.errors import InputError
 from etl.settings import DEFAULT_SECRET_BLOCK, BrevoSettings
 
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.client.schemas.objects import TaskRun
+    from prefect.logging.loggers import LoggingAdapter
+
 logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RUN_LOGGER = "flows.runs"
+"""The run logger of untracked runs (the CLI keeps it off the terminal unless ``--verbose``)."""
 
 
 def resolve_settings(
@@ -133,6 +171,189 @@ def retry_if_transient(task: object, task_run: object, state: State[Any]) -> boo
     except Exception:  # anything else may be transient
         return True
     return True
+
+
+# --- Untracked runs (see the module docstring) -----------------------------------------------
+
+
+class _UntrackedRun:
+    """One untracked flow run: its thread pool for ``.map``."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="contacts-etl-step"
+        )
+
+    def call(self, step: Task[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        """Call the step's function, retrying as its task options say (Prefect's engine would)."""
+        attempt = 0
+        while True:
+            try:
+                return step.fn(*args, **kwargs)
+            except Exception as exc:
+                if attempt >= step.retries or not _wants_retry(step, exc):
+                    raise
+                delay = _retry_delay(step, attempt)
+                attempt += 1
+                logger.info(
+                    "%s failed (%s); retry %d/%d in %gs",
+                    step.name,
+                    type(exc).__name__,
+                    attempt,
+                    step.retries,
+                    delay,
+                )
+                time.sleep(delay)
+
+    def map(
+        self, step: Task[Any, R], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> PrefectFutureList[R]:
+        """Call the step once per item, on the run's thread pool, as Prefect's ``.map`` does."""
+        parameters = get_call_parameters(step.fn, args, kwargs, apply_defaults=False)
+        futures: list[PrefectConcurrentFuture[R]] = []
+        for call_parameters in expand_mapping_parameters(step.fn, parameters):
+            context = contextvars.copy_context()  # the worker sees this untracked run
+            wrapped = self.executor.submit(context.run, self.call, step, (), call_parameters)
+            futures.append(PrefectConcurrentFuture(uuid.uuid4(), wrapped))
+        # Prefect's own list type (``.result()``, ``.wait()``); mypy takes the abstract
+        # ``__next__`` of its Iterator base for missing, as in Prefect's own calls.
+        return PrefectFutureList(futures)  # type: ignore[abstract]
+
+
+def _wants_retry(step: Task[Any, Any], exc: Exception) -> bool:
+    condition = step.retry_condition_fn
+    if condition is None:
+        return True
+    # The condition reads the failure from a state, as under Prefect; there is no task run.
+    return bool(condition(step, cast("TaskRun", None), Failed(data=exc)))
+
+
+def _retry_delay(step: Task[Any, Any], attempt: int) -> float:
+    delays = step.retry_delay_seconds
+    if isinstance(delays, list | tuple):
+        return float(delays[min(attempt, len(delays) - 1)]) if delays else 0.0
+    return float(delays or 0)
+
+
+_UNTRACKED: contextvars.ContextVar[_UntrackedRun | None] = contextvars.ContextVar(
+    "contacts_etl_untracked_run", default=None
+)
+
+
+class Step(Task[P, R], Generic[P, R]):
+    """A Prefect task that is a plain function call inside :func:`run_untracked`."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:  # type: ignore[override]
+        run = _UNTRACKED.get()
+        if run is None:
+            return super().__call__(*args, **kwargs)
+        return run.call(self, args, kwargs)
+
+    def map(self, *args: Any, **kwargs: Any) -> PrefectFutureList[R]:  # type: ignore[override]
+        run = _UNTRACKED.get()
+        if run is None:
+            return cast(PrefectFutureList[R], super().map(*args, **kwargs))
+        return run.map(self, args, kwargs)
+
+
+def task(**options: Any) -> Callable[[Callable[P, R]], Step[P, R]]:
+    """``@prefect.task(**options)`` for the flows' steps, which can also run untracked."""
+
+    def decorate(fn: Callable[P, R]) -> Step[P, R]:
+        return Step(fn=fn, **options)
+
+    return decorate
+
+
+def get_run_logger() -> logging.Logger | LoggingAdapter:
+    """Prefect's run logger in a Prefect run; the ``flows.runs`` logger otherwise."""
+    if FlowRunContext.get() is None and TaskRunContext.get() is None:
+        return logging.getLogger(RUN_LOGGER)
+    return _prefect_run_logger()
+
+
+def create_markdown_artifact(*, key: str, markdown: str, description: str | None = None) -> None:
+    """A markdown artifact of the run (skipped in an untracked run: no API keeps it)."""
+    if _UNTRACKED.get() is not None:
+        logger.debug("artifact %s not kept: untracked run", key)
+        return
+    _prefect_markdown_artifact(key=key, markdown=markdown, description=description)
+
+
+def create_table_artifact(
+    *,
+    key: str,
+    table: list[dict[str, Any]] | dict[str, list[Any]] | list[list[Any]],
+    description: str | None = None,
+) -> None:
+    """A table artifact of the run (skipped in an untracked run: no API keeps it)."""
+    if _UNTRACKED.get() is not None:
+        logger.debug("artifact %s not kept: untracked run", key)
+        return
+    _prefect_table_artifact(key=key, table=table, description=description)
+
+
+def prefect_api_configured() -> bool:
+    """True when ``PREFECT_API_URL`` is set (environment or Prefect profile)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+_PREFECT_HELPERS = {
+    id(obj): name
+    for name, obj in (
+        ("prefect.task", __import__("prefect").task),
+        ("prefect.get_run_logger", _prefect_run_logger),
+        ("prefect.artifacts.create_markdown_artifact", _prefect_markdown_artifact),
+        ("prefect.artifacts.create_table_artifact", _prefect_table_artifact),
+    )
+}
+
+
+def untracked_blockers(flow: Flow[Any, Any]) -> list[str]:
+    """What in the flow's module needs a Prefect run (empty: it can run untracked).
+
+    A module that still takes ``task``, ``get_run_logger`` or the artifact functions from
+    Prefect, or holds a plain Prefect task, would need the API from inside an untracked run.
+    """
+    module = sys.modules[flow.fn.__module__]
+    blockers = []
+    for name, value in vars(module).items():
+        if id(value) in _PREFECT_HELPERS:
+            blockers.append(f"{name} is {_PREFECT_HELPERS[id(value)]}")
+        elif isinstance(value, Task) and not isinstance(value, Step):
+            blockers.append(f"{name} is a plain Prefect task")
+    return blockers
+
+
+def run_untracked(
+    flow: Flow[P, R], parameters: Mapping[str, Any], *, max_workers: int | None = None
+) -> R:
+    """Run ``flow``'s function with ``parameters``, without a Prefect API or server.
+
+    Parameters are validated and coerced as Prefect does for a flow run. ``.map`` runs on a
+    pool of ``max_workers`` threads (default: as the flows' thread-pool task runner).
+
+    Raises:
+        RuntimeError: the flow's module needs a Prefect run (see :func:`untracked_blockers`).
+    """
+    blockers = untracked_blockers(flow)
+    if blockers:
+        raise RuntimeError(f"{flow.name} cannot run untracked: {'; '.join(blockers)}")
+    validated = flow.validate_parameters(dict(parameters))
+    run = _UntrackedRun(max_workers or max(2, os.cpu_count() or 2))
+    token = _UNTRACKED.set(run)
+    finished = False
+    function: Callable[..., R] = flow.fn
+    try:
+        result = function(**validated)
+        finished = True
+        return result
+    finally:
+        _UNTRACKED.reset(token)
+        # On a failure or an interrupt, steps not started are dropped, not waited for.
+        run.executor.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

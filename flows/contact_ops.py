@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow
 
 from etl.contacts import get_contact_details, unlink_from_all_lists, upsert_contact
 from etl.settings import DEFAULT_SECRET_BLOCK
-from flows._common import build_client, markdown_table
+from flows._common import build_client, create_markdown_artifact, get_run_logger, markdown_table
 
 Blacklisted = Literal["0", "1", ""]
 """A blacklist flag: set ("1"), cleared ("0"), or "" (create: not blacklisted; update: unchanged)."""
@@ -26,6 +25,7 @@ def contact_ops(
     list_ids: list[int] | None = None,
     unlink_list_ids: list[int] | None = None,
     default_region: str | None = None,
+    dayfirst: bool | None = None,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
     credentials_block: str | None = None,
     base_url: str | None = None,
@@ -44,6 +44,8 @@ def contact_ops(
         list_ids: List to link (repeatable).
         unlink_list_ids: List to unlink (repeatable).
         default_region: Region for national phone numbers, e.g. FR.
+        dayfirst: Read a date that is a date both ways (03/02/2024) day-first (--dayfirst) or
+            month-first (--monthfirst); neither: such a value is refused (exit 2).
         secret_block: Prefect Secret block holding the API key, used when BREVO_API_KEY is
             not set.
         credentials_block: A BrevoCredentials block (key, base URL, rate-limit tier); wins
@@ -66,6 +68,7 @@ def contact_ops(
                 list_ids=list_ids or (),
                 unlink_list_ids=unlink_list_ids or (),
                 default_region=default_region,
+                dayfirst=dayfirst,
             )
             logger.info("upsert %s: %s", result.email, result.line())
             return asdict(result)

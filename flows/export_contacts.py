@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect import flow
 from prefect.cache_policies import NO_CACHE
 
 from etl import exports
@@ -44,8 +43,12 @@ from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import (
     build_client,
     clean_stale_work_dirs,
+    create_markdown_artifact,
+    create_table_artifact,
+    get_run_logger,
     markdown_table,
     retry_if_transient,
+    task,
 )
 
 

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect import flow, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -52,8 +51,12 @@ from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import (
     build_client,
     clean_stale_work_dirs,
+    create_markdown_artifact,
+    create_table_artifact,
+    get_run_logger,
     markdown_table,
     retry_if_transient,
+    task,
 )
 
 
@@ -714,6 +717,7 @@ def import_contacts(
                 )
             after = newest_process_id(client)
             tickets = []
+            total = len(prepared.chunks)
             for chunk in prepared.chunks:
                 ticket = receiver.register() if receiver else None
                 tickets.append(ticket)
@@ -731,6 +735,7 @@ def import_contacts(
                     "chunk %d: %s (process %s)", chunk.index, outcome.action, outcome.process_id
                 )
                 outcomes.append(outcome)
+                report_progress("chunks submitted", len(outcomes), total)
             # --repair re-applies whatever verification finds different, false booleans
             # included; without it each completed chunk's false booleans are re-applied here.
             booleans = (
@@ -757,6 +762,7 @@ def import_contacts(
                         work_dir,
                     )
                 )
+                report_progress("chunks finished", len(finished), total)
             payloads = [p for t in tickets if t for p in t.payloads]
         all_completed = all(o.status == "completed" for o in finished)
         verified: dict[str, Any] | None = None

@@ -68,6 +68,7 @@ UPSERT = CommandSpec(
             convert=_attr_pairs,
             metavar="NAME=VALUE",
         ),
+        "dayfirst": Flag(decls=("--dayfirst/--monthfirst",)),
     },
     # The command calls etl.contacts directly (no Prefect run), with the key found as the flow
     # finds it: --credentials-block, else BREVO_API_KEY, else the Secret block.
@@ -84,7 +85,7 @@ def contact_upsert(ctx: click.Context, /, params: dict[str, Any], *, as_json: bo
 
     \b
     Examples:
-      contacts-etl contact upsert ann@example.com --attr GENDER=Ms --attr BIRTHDAY=12/03/1990
+      contacts-etl contact upsert ann@example.com --attr GENDER=Ms --attr BIRTHDAY=12/03/1990 --dayfirst
       contacts-etl contact upsert ann@example.com --list-id 4 --unlink-list-id 3 --blacklisted 1
     """
     from etl.contacts import upsert_contact

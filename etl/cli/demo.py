@@ -16,7 +16,7 @@ from typing import Any
 
 from etl.brevo.client import BrevoClient
 from etl.brevo.models import EnumValue
-from etl.cli.common import _settings
+from etl.cli.common import _settings, run_flow
 
 DEMO_ATTRIBUTES: tuple[tuple[str, str, tuple[EnumValue, ...]], ...] = (
     ("GENDER", "category", (EnumValue(1, "Mr"), EnumValue(2, "Ms"))),
@@ -103,37 +103,45 @@ def run_demo(
         with _env(env):
             with _settings().client() as client:
                 folder_id = setup_account(client)
-            report = import_contacts(
-                files=[samples],
-                new_list="Demo samples",
-                folder_id=folder_id,
-                mapping_file=mapping,
-                default_region="FR",
-                dayfirst=True,
-                state_dir=state_dir,
-                report_path=f"{state_dir}/import-report.json",
-                secret_block=None,
+            # Without a Prefect API the flows run untracked, as for the import and export
+            # commands (no temporary Prefect server to start).
+            report = run_flow(
+                import_contacts,
+                dict(
+                    files=[samples],
+                    new_list="Demo samples",
+                    folder_id=folder_id,
+                    mapping_file=mapping,
+                    default_region="FR",
+                    dayfirst=True,
+                    state_dir=state_dir,
+                    report_path=f"{state_dir}/import-report.json",
+                    secret_block=None,
+                ),
             )
-            summary = export_contacts(
-                out=out,
-                list_ids=report["list_ids"],
-                attributes=[
-                    "FIRSTNAME",
-                    "LASTNAME",
-                    "SMS",
-                    "GENDER",
-                    "BIRTHDAY",
-                    "NEWSLETTER",
-                    "SCORE",
-                ],
-                metadata=[
-                    "_listIds",
-                    "ADDED_TIME AS _ADDED_TIME",
-                    "MODIFIED_TIME AS _MODIFIED_TIME",
-                ],
-                subscription_status=["email_marketing", "sms_marketing"],
-                state_dir=state_dir,
-                secret_block=None,
+            summary = run_flow(
+                export_contacts,
+                dict(
+                    out=out,
+                    list_ids=report["list_ids"],
+                    attributes=[
+                        "FIRSTNAME",
+                        "LASTNAME",
+                        "SMS",
+                        "GENDER",
+                        "BIRTHDAY",
+                        "NEWSLETTER",
+                        "SCORE",
+                    ],
+                    metadata=[
+                        "_listIds",
+                        "ADDED_TIME AS _ADDED_TIME",
+                        "MODIFIED_TIME AS _MODIFIED_TIME",
+                    ],
+                    subscription_status=["email_marketing", "sms_marketing"],
+                    state_dir=state_dir,
+                    secret_block=None,
+                ),
             )
     return DemoResult(
         import_report=report,

@@ -6,18 +6,16 @@ from typing import Any
 
 import click
 
+from etl import progress
 from etl.cli.common import (
-    EXIT_FAILED,
-    EXIT_USAGE,
     _emit,
     _errors,
-    _fail,
     _progress_bar,
     _quiet_prefect_tracebacks_if,
-    _state_exception,
+    _settings,
+    run_flow,
 )
 from etl.cli.flow_options import CommandSpec, Flag, flow_command
-from etl.errors import InputError
 
 
 def _csv_list(values: list[str]) -> list[str]:
@@ -61,22 +59,43 @@ def export_cmd(ctx: click.Context, /, params: dict[str, Any], *, as_json: bool) 
       contacts-etl export --legacy-filter '{"blacklisted": 1}'        # the whole account
     """
     verbose = ctx.obj["verbose"]
-    with _errors(verbose):
+    progress.forget()
+    with _errors(verbose, on_interrupt=_export_interrupted):
         from etl.exports import build_export_requests
         from flows.export_contacts import export_contacts, export_options
 
         # Refuse combinations Brevo rejects before any call (list ids are filled at run time).
         build_export_requests(export_options(params), all_list_ids=[0])
+        # The key is found as the flow will find it: a missing one ends here (exit 2).
+        _settings(
+            credentials_block=params.get("credentials_block"),
+            secret_block=params.get("secret_block"),
+            base_url=params.get("base_url"),
+        )
         _quiet_prefect_tracebacks_if(not verbose)
         with _progress_bar(not as_json):
-            state = export_contacts(**params, return_state=True)
-        if not state.is_completed():
-            exc = _state_exception(state)
-            if isinstance(exc, InputError):
-                _fail(str(exc), EXIT_USAGE)
-            _fail(str(exc) if exc else (state.message or "export failed"), EXIT_FAILED)
-        summary = state.result()
+            summary = run_flow(export_contacts, params)
         _emit(summary, as_json, lambda: _print_export(summary))
+
+
+def _export_interrupted() -> str:
+    """The Ctrl-C line: how far the export got (as far as its progress reports tell)."""
+    reports = progress.last_reports()
+    labels = {
+        step.removeprefix("export ").rsplit(": ", 1)[0]
+        for step in reports
+        if step.startswith("export ") and ": " in step
+    }
+    downloaded = sum(1 for step in reports if step.endswith(": downloaded bytes"))
+    so_far = (
+        f"{len(labels)} export(s) requested from Brevo, {downloaded} downloaded"
+        if labels
+        else "before any export was requested"
+    )
+    return (
+        f"interrupted ({so_far}); re-run the same command to export again: "
+        "a partition is published only when complete"
+    )
 
 
 def _print_export(summary: dict[str, Any]) -> None:

@@ -9,23 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from etl import progress
 from etl.cli.common import (
-    EXIT_FAILED,
-    EXIT_USAGE,
     _emit,
     _errors,
-    _fail,
     _progress_bar,
     _quiet_prefect_tracebacks_if,
     _settings,
-    _state_exception,
+    run_flow,
 )
 from etl.cli.flow_options import CommandSpec, Flag, flow_command
 from etl.errors import InputError
 
 if TYPE_CHECKING:
-    from prefect.client.schemas.objects import State
-
     from etl.brevo.client import BrevoClient
 
 
@@ -94,7 +90,8 @@ def import_cmd(
       contacts-etl import big.csv --list-id 3 --via url --publish s3://bucket/imports
     """
     verbose = ctx.obj["verbose"]
-    with _errors(verbose):
+    progress.forget()
+    with _errors(verbose, on_interrupt=_import_interrupted):
         from etl.imports import plan_import, resolve_paths
         from flows.import_contacts import import_contacts, import_options, make_task_runner
 
@@ -114,8 +111,29 @@ def import_cmd(
         runner = make_task_runner(task_runner, address=dask_address)
         _quiet_prefect_tracebacks_if(not verbose)
         with _progress_bar(not as_json):
-            state = import_contacts.with_options(task_runner=runner)(**params, return_state=True)
-        _finish_import(state, as_json)
+            result = run_flow(import_contacts, params, task_runner=runner)
+        _finish_import(result, as_json)
+
+
+def _import_interrupted() -> str:
+    """The Ctrl-C line: how far the import got (as far as its progress reports tell)."""
+    reports = progress.last_reports()
+    done = [
+        f"read {rows:,} rows of {step.removeprefix('read ')}"
+        for step, (rows, _) in reports.items()
+        if step.startswith("read ")
+    ]
+    if "chunks submitted" in reports:
+        submitted, total = reports["chunks submitted"]
+        finished = reports.get("chunks finished", (0, total))[0]
+        done.append(f"{submitted} of {total} chunk(s) submitted, {finished} finished")
+    elif "chunks" in reports:
+        done.append(f"{reports['chunks'][0]} chunk(s) prepared")
+    so_far = "; ".join(done) or "before any chunk was prepared"
+    return (
+        f"interrupted ({so_far}); re-run the same command to resume: "
+        "chunks already submitted are not sent again"
+    )
 
 
 def check_targets(client: BrevoClient, *, list_ids: Sequence[int], folder_id: int | None) -> None:
@@ -140,17 +158,40 @@ def check_targets(client: BrevoClient, *, list_ids: Sequence[int], folder_id: in
             ) from None
 
 
-def _finish_import(state: State[dict[str, Any]], as_json: bool) -> None:
-    if state.is_completed():
-        data = state.result()
-        path = Path(data["report_path"])
-        report = json.loads(path.read_text(encoding="utf-8"))
-        _emit(report, as_json, lambda: _print_import(report, path))
-        return
-    exc = _state_exception(state)
-    if isinstance(exc, InputError):
-        _fail(str(exc), EXIT_USAGE)
-    _fail(str(exc) if exc else (state.message or "import failed"), EXIT_FAILED)
+def _finish_import(result: dict[str, Any], as_json: bool) -> None:
+    path = Path(result["report_path"])
+    report = json.loads(path.read_text(encoding="utf-8"))
+    _emit(report, as_json, lambda: _print_import(report, path))
+
+
+def _print_sync(report: dict[str, Any]) -> None:
+    """What --changed-only, --unlink-missing and --verify did, one line each."""
+    sync = report.get("sync") or {}
+    if sync:
+        click.echo(f"changed-only: {sync.get('snapshot')}")
+    if "unlinked" in sync:
+        line = f"unlinked {sync['unlinked']} contact(s) that left the input"
+        if sync.get("unlink_not_in_list"):
+            line += f" ({sync['unlink_not_in_list']} were already off the list)"
+        if sync.get("unlinked_path"):
+            line += f"; listed in {sync['unlinked_path']}"
+        click.echo(line)
+    verify = report.get("verify") or {}
+    if verify:
+        checked = verify["rows_landed"] + verify["rows_differ"] + verify["rows_missing"]
+        line = (
+            f"verified {checked} contact(s): {verify['rows_landed']} landed, "
+            f"{verify['rows_differ']} differ, {verify['rows_missing']} missing"
+        )
+        if "repaired" in verify:
+            line += f"; repaired {verify['repaired']}, still differing {verify['still_differing']}"
+        click.echo(f"{line}; per row in {verify['outcomes_path']}")
+        if verify["rows_missing"] or verify.get("still_differing", verify["rows_differ"]):
+            click.echo(
+                "warning: Brevo does not hold every contact as sent; see "
+                f"{verify['outcomes_path']}",
+                err=True,
+            )
 
 
 def _print_import(report: dict[str, Any], path: Path) -> None:
@@ -169,9 +210,11 @@ def _print_import(report: dict[str, Any], path: Path) -> None:
             if report.get("rows_refused_by_brevo")
             else ""
         )
+        + (f", unchanged {report.get('rows_unchanged', 0)}" if report.get("sync") else "")
     )
     for reason, n in report["rejects_by_reason"].items():
         click.echo(f"  {reason}: {n}")
+    _print_sync(report)
     if report.get("rows_refused_by_brevo"):
         counts = ", ".join(f"{k}: {v}" for k, v in (report["brevo"].get("counts") or {}).items())
         click.echo(

@@ -33,7 +33,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
       BREVO_API_KEY    the API key (or a Prefect Secret block, default name brevo-api-key)
       BREVO_BASE_URL   default https://api.brevo.com/v3; the sandbox prints its own
     \b
-    Exit codes: 0 ok, 1 failed run, 2 bad input or usage.
+    Exit codes: 0 ok, 1 failed run, 2 bad input or usage, 130 interrupted (Ctrl-C).
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose

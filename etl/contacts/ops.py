@@ -23,9 +23,11 @@ import pandas as pd
 from etl.brevo.client import BrevoClient
 from etl.brevo.errors import BrevoAPIError, BrevoBadRequest, BrevoNotFound
 from etl.brevo.models import Attribute, CreateContact, UpdateContact
+from etl.errors import InputError
 from etl.imports.csv import RawBatch
 from etl.imports.mapping import ColumnMapping
 from etl.imports.normalise import NormaliseOptions, build_specs, normalise_batch
+from etl.imports.normalise.frame import AMBIGUOUS_DATE
 
 BLACKLIST_VALUES = ("0", "1", "")
 
@@ -75,9 +77,17 @@ def normalise_attributes(
     attributes: Sequence[Attribute],
     *,
     default_region: str | None = None,
-    dayfirst: bool = False,
+    dayfirst: bool | None = None,
 ) -> dict[str, AttributeValue]:
-    """Check names against the account and normalise values as the import flow does."""
+    """Check names against the account and normalise values as the import flow does.
+
+    A date that reads as a date one way only (``25/12/2023``) is read so; one that reads both
+    ways (``03/02/2024``) is read as ``dayfirst`` says (True: day-first, False: month-first).
+
+    Raises:
+        InputError: ``dayfirst`` is None and a date reads both ways (exit 2: say which order).
+        ContactOpError: an unknown attribute or a value that is not of its attribute's type.
+    """
     known = {a.name for a in attributes}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -104,6 +114,13 @@ def normalise_attributes(
     if len(result.rejected):
         reason = str(result.rejected["reason"].iloc[0])
         message = str(result.rejected["message"].iloc[0])
+        if reason == AMBIGUOUS_DATE:
+            value = next((values[n] for n in names if message.startswith(f"{n} '")), "")
+            attr = message.split(" ", 1)[0]
+            raise InputError(
+                f"attribute {attr}: {value!r} is a different date day-first and month-first; "
+                "give --dayfirst or --monthfirst"
+            )
         if reason.startswith("invalid_value:"):
             attr = reason.split(":", 1)[1]
             raise ContactOpError(f"attribute {attr}: {message}")
@@ -158,9 +175,12 @@ def upsert_contact(
     list_ids: Sequence[int] = (),
     unlink_list_ids: Sequence[int] = (),
     default_region: str | None = None,
-    dayfirst: bool = False,
+    dayfirst: bool | None = None,
 ) -> UpsertResult:
-    """Create the contact if its email is new, else update it (v2 createdituser)."""
+    """Create the contact if its email is new, else update it (v2 createdituser).
+
+    Values are normalised as :func:`normalise_attributes` does (``dayfirst`` included).
+    """
     email = email.strip().lower()
     account = client.get_attributes()
     values = normalise_attributes(

@@ -222,3 +222,36 @@ def test_values_are_normalised_like_the_import_flow():
         "SCORE": 4.5,
     }
     assert normalise_attributes({"GENDER": "1"}, account) == {"GENDER": 1}
+
+
+@pytest.mark.parametrize(
+    ("value", "flag", "stored"),
+    [
+        ("03/02/2024", "--dayfirst", "2024-02-03"),
+        ("03/02/2024", "--monthfirst", "2024-03-02"),
+        ("25/12/2023", None, "2023-12-25"),  # no month 25: one reading only, flag or not
+        ("25/12/2023", "--monthfirst", "2023-12-25"),
+        ("12/25/2023", "--dayfirst", "2023-12-25"),
+    ],
+)
+def test_upsert_reads_a_date_as_dayfirst_or_monthfirst_says(account, value, flag, stored):
+    email = f"d{abs(hash((value, flag))) % 10_000}@example.com"
+    args = ["upsert", email, "--attr", f"BIRTHDAY={value}"] + ([flag] if flag else [])
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert fetch(account, email)["attributes"]["BIRTHDAY"].startswith(stored)
+
+
+def test_an_ambiguous_date_without_an_order_is_one_line_exit_2(account, sandbox):
+    before = len(sandbox.requests_log())
+    result = CliRunner().invoke(
+        cli, ["contact", "upsert", "amb@example.com", "--attr", "BIRTHDAY=03/02/2024"], obj={}
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "BIRTHDAY" in lines[0]
+    assert "'03/02/2024'" in lines[0]
+    assert "--dayfirst or --monthfirst" in lines[0]
+    writes = [r for r in sandbox.requests_log()[before:] if r["method"] != "GET"]
+    assert writes == []
