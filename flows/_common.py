@@ -41,7 +41,7 @@ from prefect.states import Failed
 from prefect.utilities.callables import expand_mapping_parameters, get_call_parameters
 
 from etl.brevo.client import BrevoClient
-from etl.brevo.errors import BrevoAPIError, BrevoConfigError
+from etl.brevo.errors import BrevoAPIError, BrevoConfigError, BrevoTransportError
 from etl.errors import InputError
 from etl.settings import DEFAULT_SECRET_BLOCK, BrevoSettings
 
@@ -160,12 +160,16 @@ def retry_if_transient(task: object, task_run: object, state: State[Any]) -> boo
 
     A 4xx answer (a wrong key, an unknown list), bad input or a bad configuration is final:
     waiting and asking again cannot change it, so the run fails at once with its one line.
-    The client already retried 429s, 5xx and transport errors within its budget.
+    The client already retried 429s, 5xx and transport errors within its budget; a connect
+    failure (nothing was sent: a wrong base URL, or Brevo unreachable) is final too, after the
+    client's own retries, so it is one line in seconds rather than a minute of task retries.
     """
     try:
         state.result()
     except BrevoAPIError as exc:
         return exc.retriable
+    except BrevoTransportError as exc:
+        return exc.kind != "connect"
     except (BrevoConfigError, InputError):
         return False
     except Exception:  # anything else may be transient
