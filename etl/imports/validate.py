@@ -5,16 +5,19 @@ and unique, email and E.164 shapes, ``YYYY-MM-DD`` dates, plain decimals, ``true
 category values within the account's enumeration. Row-level rejects come from normalise's
 vectorised masks; GX reports counts and a sample of failing values, for the run report.
 
-The ephemeral context, data source, batch definition and suite are built once per
-``ContactValidator`` and reused for every batch (building them is the slow part of GX). Empty
-strings are handed to GX as nulls, so that an empty optional value is not a failure.
-GX's cost is a fixed ~0.1 s per ``validate`` call plus a little per row and expectation, so
-large frames (100k rows and more; see ``validate_frames``) are cheaper than many small ones.
+One ephemeral GX context serves the whole process; the data source, batch definition and suite
+are built once per ``ContactValidator`` and reused for every batch (building them is the slow
+part of GX), and :func:`validator_for` keeps one validator per column set and suite. Blank
+values stay ``""`` and every expectation accepts ``""``, so that an empty optional value is not
+a failure. GX's cost is a fixed ~40 ms per ``validate`` call plus a little per row and
+expectation, so large frames (see ``validate_frames``) are cheaper than many small ones: the
+import validates the rows it sends, batches of every file with the same columns together.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,12 +98,55 @@ def merge_reports(reports: Iterable[ValidationReport]) -> ValidationReport:
     )
 
 
+_LOCK = threading.Lock()
+_CONTEXT: list[Any] = []  # the process's one ephemeral GX context, once built
+_VALIDATORS: dict[tuple[object, ...], ContactValidator] = {}
+_MAX_VALIDATORS = 32
+
+
+def _gx_context() -> Any:
+    """The process's ephemeral GX context (building one per file cost ~15 ms each time)."""
+    with _LOCK:
+        if not _CONTEXT:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(
+                globally=False, metric_calculations=False
+            )
+            _CONTEXT.append(context)
+        return _CONTEXT[0]
+
+
+def _suite_key(specs: Mapping[str, AttributeSpec], columns: Sequence[str]) -> tuple[object, ...]:
+    """What a suite depends on: the columns and their specs."""
+    parts: list[object] = []
+    for column in columns:
+        spec = spec_for(column, specs)
+        parts.append((column, spec.kind, tuple(sorted(spec.enumeration.items())), spec.options))
+    return tuple(parts)
+
+
+def validator_for(specs: Mapping[str, AttributeSpec], columns: Sequence[str]) -> ContactValidator:
+    """A validator for these columns, built once per process and suite, then reused."""
+    key = _suite_key(specs, columns)
+    with _LOCK:
+        found = _VALIDATORS.get(key)
+    if found is not None:
+        return found
+    validator = ContactValidator(specs, columns)
+    with _LOCK:
+        if len(_VALIDATORS) >= _MAX_VALIDATORS:
+            _VALIDATORS.pop(next(iter(_VALIDATORS)))
+        return _VALIDATORS.setdefault(key, validator)
+
+
 class ContactValidator:
     """A GX suite for contacts with the given columns, built once and reused per batch."""
 
     def __init__(self, specs: Mapping[str, AttributeSpec], columns: Sequence[str]) -> None:
         import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
         from great_expectations.expectations.core.expect_column_values_to_be_in_set import (
             ExpectColumnValuesToBeInSet,
@@ -122,11 +168,8 @@ class ContactValidator:
             pandas_execution_engine.HASH_THRESHOLD = 0
 
         self.columns = tuple(columns)
-        self._context = gx.get_context(mode="ephemeral")
-        self._context.variables.progress_bars = ProgressBarsConfig(
-            globally=False, metric_calculations=False
-        )
-        name = f"contacts-{uuid.uuid4().hex[:8]}"
+        self._context = _gx_context()
+        name = f"contacts-{uuid.uuid4().hex}"
         source = self._context.data_sources.add_pandas(name)
         asset = source.add_dataframe_asset("contacts")
         self._batch_definition = asset.add_batch_definition_whole_dataframe("batch")

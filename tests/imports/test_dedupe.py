@@ -19,6 +19,9 @@ def test_losers_match_pandas_and_winners_share_the_identifier(values, keep):
     expected = pd.Series(hashes).duplicated(keep=keep).to_numpy()
     assert losers.tolist() == expected.tolist()
     assert set(winner_of) == set(np.flatnonzero(losers).tolist())
+    if len(winner_of):
+        loser_idx = np.flatnonzero(losers)
+        assert winner_of.winners_of(loser_idx).tolist() == [winner_of[int(i)] for i in loser_idx]
     for loser, winner in winner_of.items():
         assert hashes[loser] == hashes[winner]
         assert not losers[winner]

@@ -216,6 +216,17 @@ def test_vectorised_phone_path_agrees_with_phonenumbers():
             values.update(
                 {e164, phonenumbers.format_number(example, fmt.NATIONAL), e164[1:], "0" + e164[1:]}
             )
+            # Dialled with an international prefix (00, the US's 011, Russia's 810), and with a
+            # national prefix after the country code ("+33 (0)6 ...").
+            nsn = phonenumbers.national_significant_number(example)
+            cc = example.country_code
+            for prefix in ("00", "011", "810", "+"):
+                values.update(
+                    {f"{prefix}{cc}{nsn}", f"{prefix}{cc}0{nsn}", f"{prefix} {cc} (0){nsn}"}
+                )
+                values.update(
+                    {f"{prefix}{cc}1{nsn}", f"{prefix}{cc}8{nsn}", f"{prefix}{cc}0{nsn[1:]}"}
+                )
             for _ in range(3):
                 digits = list(e164[1:])
                 digits[rng.randrange(len(digits))] = str(rng.randrange(10))
@@ -458,6 +469,25 @@ def test_french_overseas_numbers_under_fr(value, expected):
     assert parse_phone(value, "FR") == expected
     moved = expected is not None and not expected.startswith(("+33", "+49"))
     assert result.phones_reassigned == int(moved)
+
+
+def test_international_prefixes_are_settled_by_the_fast_path():
+    cleaned = pa.array(
+        ["0033612345678", "+330612345678", "00330612345678", "004915123456789", "00331234567890"],
+        type=pa.large_string(),
+    )
+    found, invalid = fast_phones(cleaned, "FR")
+    settled = {int(i): e for idx, e164 in found for i, e in zip(idx, e164.to_pylist(), strict=True)}
+    assert settled == {
+        0: "+33612345678",
+        1: "+33612345678",
+        2: "+33612345678",
+        3: "+4915123456789",
+    }
+    assert np.concatenate(invalid).tolist() == [4]
+    assert parse_phone("00331234567890", "FR") is None
+    us, _ = fast_phones(pa.array(["01133612345678"], type=pa.large_string()), "US")
+    assert [e for _, e164 in us for e in e164.to_pylist()] == ["+33612345678"]
 
 
 def test_overseas_numbers_are_settled_by_the_fast_path():

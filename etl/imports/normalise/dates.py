@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.imports.normalise.kernels import blank, bool_np, lit, parse_each, scatter
+from etl.imports.normalise.kernels import PARSE_CACHE_SIZE, blank, bool_np, lit, parse_each, scatter
 
 _TIME = (
     r"(?:(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?\s*"
@@ -242,7 +242,7 @@ def normalise_dates(
     return parse_each(out, uniques, rest, bad, _parse_named_date), bad, ambiguous
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
 def _parse_named_date(text: str) -> str | None:
     """Dates with a month name: ``12 Mar 1990``, ``12-mars-90``, ``March 12, 1990``."""
     folded = "".join(

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
 
 from etl.imports.normalise.emails_fast import fast_emails
-from etl.imports.normalise.kernels import blank, bool_np, lit, scatter
+from etl.imports.normalise.kernels import PARSE_CACHE_SIZE, blank, bool_np, lit, scatter
 
 _NO_AT = "an email address must have an @-sign"
 NON_ASCII_LOCAL_PART = (
@@ -54,7 +54,7 @@ def normalise_emails(uniques: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array 
     return out, bad, details
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
 def check_email(text: str) -> tuple[str | None, str]:
     """``(normalised, "")`` for a valid address, ``(None, why)`` otherwise (no DNS)."""
     try:

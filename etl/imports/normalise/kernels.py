@@ -8,6 +8,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+PARSE_CACHE_SIZE = 4096
+"""Entries of each per-value parse cache (e-mails, phones, numbers, named dates). Values are
+deduplicated per batch before they are parsed, so a cache only helps across batches, with the
+values that keep coming back: a small LRU keeps those, and memory no longer grows with the
+input (caches of 50k-200k entries held tens of MB more after 5M rows than after 1M)."""
+
 
 def scatter(
     base: pa.Array,

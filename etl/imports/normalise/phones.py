@@ -19,7 +19,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.imports.normalise.kernels import blank, bool_np, parse_each, scatter
+from etl.imports.normalise.kernels import PARSE_CACHE_SIZE, blank, bool_np, parse_each, scatter
 from etl.imports.normalise.phones_fast import DOMESTIC_REGIONS, fast_phones
 
 _PHONE_JUNK = r"[\s\x{00a0}\x{2007}\x{202f}().\-/]"
@@ -71,7 +71,7 @@ def normalise_phones(uniques: pa.Array, region: str | None) -> tuple[pa.Array, n
     return parse_each(out, uniques, slow, bad, lambda text: parse_phone(text, region)), bad, None
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse_phone(text: str, region: str | None) -> str | None:
     """E.164 form of a valid phone number, else None (phonenumbers, once per distinct value)."""
     candidates = [text]

@@ -68,6 +68,8 @@ class _CountryRule:
     """National prefix that parse() may strip after the country code: such numbers go slow."""
     fast: bool
     """False when parse() may rewrite the number in ways the fast path does not model."""
+    local_only: tuple[int, ...] = ()
+    """Lengths of national numbers only dialled locally: parse() keeps the prefix then."""
 
 
 def _desc(desc: object) -> _Desc | None:
@@ -100,7 +102,13 @@ def _country_rule(cc: int) -> _CountryRule:
         )
     main = _metadata(cc, region_codes[0]) if region_codes else None
     prefix, fast = _prefix_rule(main)
-    return _CountryRule(cc=cc, regions=tuple(regions), prefix_pattern=prefix, fast=fast)
+    return _CountryRule(
+        cc=cc,
+        regions=tuple(regions),
+        prefix_pattern=prefix,
+        fast=fast,
+        local_only=_local_only(main),
+    )
 
 
 def _prefix_rule(md: PhoneMetadata | None) -> tuple[str | None, bool]:
@@ -185,11 +193,51 @@ def fast_phones(cleaned: pa.Array, region: str | None) -> Found:
         found, invalid = _fast_group(plus, _split_country_code(cleaned.take(pa.array(plus))))
         e164_parts.extend(found)
         sure_invalid.extend(invalid)
+    idd = _idd_digits(region)
+    if idd:
+        # "0033 6 ...": parse() strips the region's international (IDD) prefix and reads the
+        # rest as "+33 6 ..." (under no region, parse_phone retries "00..." as "+..."). A 0
+        # after the prefix is no country code: parse() then reads a national number instead.
+        dialled = np.flatnonzero(
+            bool_np(pc.match_substring_regex(cleaned, f"^{idd}[1-9]\\d{{6,14}}$"))
+        )
+        if len(dialled):
+            rest = pc.utf8_slice_codeunits(cleaned.take(pa.array(dialled)), len(idd), 64)
+            numbers = pc.binary_join_element_wise(lit("+"), rest, lit(""))
+            found, invalid = _fast_group(dialled, _split_country_code(numbers))
+            e164_parts.extend(found)
+            if idd.startswith("0"):
+                # Otherwise parse_phone retries the digits as "+<digits>" ("810..." as +81 0...).
+                sure_invalid.extend(invalid)
     if region is not None:
         found, invalid = _fast_national(cleaned, region)
         e164_parts.extend(found)
         sure_invalid.extend(invalid)
     return e164_parts, sure_invalid
+
+
+def _idd_digits(region: str | None) -> str | None:
+    """The international prefix parse() strips under ``region`` when it is plain digits
+    (``00`` in France, ``011`` in the US); ``00`` under no region (see parse_phone)."""
+    if region is None:
+        return "00"
+    md = PhoneMetadata.metadata_for_region(region)
+    idd = md.international_prefix if md is not None else None
+    return idd if idd and re.fullmatch(r"\d+", idd) else None
+
+
+def _strip_prefix(values: pa.Array, prefix: str) -> tuple[pa.Array, np.ndarray]:
+    """``values`` without the national prefix parse() may strip, and where one was found."""
+    plain = re.sub(r"(?<!\\)\((?!\?)", "(?:", prefix)  # extract_regex wants named groups only
+    parts = pc.extract_regex(values, f"^(?P<p>(?:{plain}))(?P<rest>\\d*)$")
+    stripped = bool_np(parts.is_valid())
+    rest = parts.field("rest").cast(pa.large_string())
+    return pc.if_else(pa.array(stripped), rest, values), stripped
+
+
+def _local_only(md: PhoneMetadata | None) -> tuple[int, ...]:
+    general = md.general_desc if md is not None else None
+    return tuple(getattr(general, "possible_length_local_only", ()) or ())
 
 
 def _split_country_code(numbers: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
@@ -239,8 +287,24 @@ def _fast_group(idx: np.ndarray, parts: tuple[np.ndarray, pa.Array, pa.Array]) -
         nsn = nsns.take(pa.array(sel))
         ok = np.ones(len(sel), dtype=bool)
         if rule.prefix_pattern:
-            # parse() would strip a national prefix written after the country code.
-            ok &= ~bool_np(pc.match_substring_regex(nsn, f"^(?:{rule.prefix_pattern})"))
+            # parse() strips a national prefix written after the country code ("+33 (0)6 ..."),
+            # unless what is left has a length only dialled locally (and keeps it if the rest
+            # fits no number of the country). A valid rest was stripped: settled here; an
+            # invalid one may have been kept whole: left to the reference.
+            rest, stripped = _strip_prefix(nsn, rule.prefix_pattern)
+            ok &= ~stripped
+            if rule.local_only:
+                lengths = pc.utf8_length(rest).to_numpy(zero_copy_only=False)
+                stripped &= ~np.isin(lengths, rule.local_only)
+            tried = np.flatnonzero(stripped)
+            if len(tried):
+                rest = rest.take(pa.array(tried))
+                valid = valid_national_numbers(cc, rest)
+                if valid.any():
+                    e164 = pc.binary_join_element_wise(
+                        lit("+" + cc_text), rest.filter(pa.array(valid)), lit("")
+                    )
+                    found.append((idx[sel[tried[valid]]], e164.cast(pa.large_string())))
         keep = np.flatnonzero(ok)
         if not len(keep):
             continue
@@ -290,12 +354,8 @@ def _fast_national(cleaned: pa.Array, region: str) -> Found:
     nsn = values
     stripped = np.zeros(len(idx), dtype=bool)
     if prefix:
-        plain = re.sub(r"(?<!\\)\((?!\?)", "(?:", prefix)  # extract_regex wants named groups only
-        parts = pc.extract_regex(values, f"^(?P<p>(?:{plain}))(?P<rest>\\d*)$")
-        stripped = bool_np(parts.is_valid())
-        rest = parts.field("rest").cast(pa.large_string())
-        nsn = pc.if_else(pa.array(stripped), rest, values)
-    local_only = tuple(getattr(md.general_desc, "possible_length_local_only", ()) or ())
+        nsn, stripped = _strip_prefix(values, prefix)
+    local_only = _local_only(md)
     ok = np.ones(len(idx), dtype=bool)
     if local_only:
         lengths = pc.utf8_length(nsn).to_numpy(zero_copy_only=False)

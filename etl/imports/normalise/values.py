@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.imports.normalise.kernels import bool_np, lit, parse_each
+from etl.imports.normalise.kernels import PARSE_CACHE_SIZE, bool_np, lit, parse_each
 from etl.imports.normalise.specs import AttributeSpec
 
 _CANONICAL_FLOAT = r"^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$"
@@ -34,7 +34,7 @@ def normalise_floats(uniques: pa.Array) -> tuple[pa.Array, np.ndarray, None]:
     return parse_each(out, uniques, slow, bad, parse_float), bad, None
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse_float(text: str) -> str | None:
     """A number as a plain decimal string (``1,5`` -> ``1.5``, ``1e3`` -> ``1000``), or None."""
     s = re.sub(r"[\s\u00a0\u202f'_]", "", text)
