@@ -3,7 +3,7 @@
 Every run of a pipeline happens in a fresh interpreter (``bench.worker``), so its peak RSS is
 its own; baseline and candidate runs alternate (and the order rotates every round) so that a
 change in machine load hits both alike. Figures are medians over the runs, with min and max;
-``ratio`` is median(ours) / median(baseline), so below 1 means ours is faster.
+``ratio`` is the median of the per-round ratios ours/baseline, so below 1 means ours is faster.
 
 Progress goes to stderr; stdout gets the markdown table and, with ``--quick``, the JSON last.
 """
@@ -40,6 +40,7 @@ KEYS = (
     "import_prep",
     "import_prep_clean",
     "import_memory",
+    "sync_diff",
     "export_merge",
     "export_merge_parts",
     "export_merge_multi",
@@ -57,6 +58,8 @@ EXPORT_MULTI_RATIO_TARGET = 2.5
 LATENCY_RATIO_TARGET = 1.5
 LATENCY_CONTACTS = 5
 SANDBOX_IMPORT_TARGET_S = 120.0
+SYNC_CHANGED = 0.01
+"""sync_diff: the share of rows whose values change between the two nights."""
 
 
 @dataclass(frozen=True)
@@ -235,21 +238,42 @@ def summarise(
             baseline_peak_rss_mb_min=round(b_rss_min, 1),
             baseline_peak_rss_mb_max=round(b_rss_max, 1),
         )
+        cpu_ratios = [
+            float(o["cpu_seconds"]) / float(b["cpu_seconds"])
+            for o, b in zip(ours, baseline, strict=False)
+            if o.get("cpu_seconds") is not None and float(b.get("cpu_seconds") or 0) > 0
+        ]
+        if cpu_ratios:
+            # Less sensitive to other work on the machine than wall time; targets use wall.
+            entry.update(
+                cpu_seconds=round(statistics.median(float(o["cpu_seconds"] or 0) for o in ours), 3),
+                baseline_cpu_seconds=round(
+                    statistics.median(float(b["cpu_seconds"] or 0) for b in baseline), 3
+                ),
+                cpu_ratio=round(statistics.median(cpu_ratios), 3),
+                cpu_ratio_per_round=[round(r, 3) for r in cpu_ratios],
+            )
     return entry
 
 
 # ---------------------------------------------------------------------------- data
 
 
-def contacts_data(data_dir: Path, rows: int, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
-    """The contact files of a profile (generated once per data directory): their manifest."""
-    out = data_dir / f"contacts-{profile}-{rows}"
+def contacts_data(
+    data_dir: Path, rows: int, profile: str = DEFAULT_PROFILE, *, changed: float = 0.0
+) -> dict[str, Any]:
+    """The contact files of a profile (generated once per data directory): their manifest.
+
+    ``changed``: the same files with that share of rows given a new value (``sync_diff``).
+    """
+    name = f"contacts-{profile}-{rows}" + (f"-changed{changed:g}" if changed else "")
+    out = data_dir / name
     manifest = out / "manifest.json"
     if not manifest.exists():
         log(f"generating {rows} contacts, profile {profile} -> {out.name}/")
-        partial = data_dir / f"contacts-{profile}-{rows}.partial"
+        partial = data_dir / f"{name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        generated = generate_contacts(partial, rows, profile=profile, seed=7)
+        generated = generate_contacts(partial, rows, profile=profile, seed=7, changed=changed)
         shutil.rmtree(out, ignore_errors=True)
         partial.replace(out)
         data = generated.manifest()
@@ -294,6 +318,7 @@ class Bench:
             (("import_prep",), self.import_prep),
             (("import_prep_clean",), self.import_prep_clean),
             (("import_memory",), self.import_memory),
+            (("sync_diff",), self.sync_diff),
             (("export_merge",), self.export_merge),
             (("export_merge_parts", "export_vs_dlt"), self.export_merge_parts),
             (("export_merge_multi",), self.export_merge_multi),
@@ -432,6 +457,79 @@ class Bench:
         )
         self.entries["import_memory"] = entry
 
+    def sync_diff(self) -> None:
+        """``--changed-only`` on the next night's files (1% changed) against ``import_prep``.
+
+        Setup, once and untimed in the ratio: a first ``--changed-only`` run over the unchanged
+        files commits its snapshot (``first_run`` reports its cost). Then, every round, ours
+        compares the changed files with that snapshot and the baseline is ``import_prep`` (no
+        ``--changed-only``) of the same changed files.
+        """
+        rows = self.sizes.import_rows
+        base = contacts_data(self.data_dir, rows, DEFAULT_PROFILE)
+        changed = contacts_data(self.data_dir, rows, DEFAULT_PROFILE, changed=SYNC_CHANGED)
+        state_dir = self.tmp_dir / "sync-state"
+        shutil.rmtree(state_dir, ignore_errors=True)
+        log(f"sync_diff: {rows} rows, first run (setup: the snapshot to compare with)")
+        first = run_worker(
+            "sync_base",
+            self._params(
+                base_files=base["files"], dayfirst=base["dayfirst"], state_dir=str(state_dir)
+            ),
+            timeout_s=self.sizes.timeout_s,
+        )
+        log(
+            f"  first run: {first['seconds']:.2f} s, snapshot of {first['snapshot_rows']} "
+            f"contacts, peak {first['peak_rss_mb']:.0f} MiB"
+        )
+        params = self._import_params(changed)
+        log(f"sync_diff: {rows} rows, {SYNC_CHANGED:.0%} changed, against import_prep")
+        results = measure(
+            {
+                "ours": ("sync_diff", {**params, "state_dir": str(state_dir)}),
+                "baseline": ("import_prep", params),
+            },
+            runs=self.sizes.runs,
+            timeout_s=self.sizes.timeout_s,
+        )
+        if not all(r["accounted"] for r in results["ours"]):
+            raise WorkerFailed("sync_diff: rows_unchanged + rows sent != rows kept")
+        entry = summarise(results["ours"], results["baseline"])
+        last = results["ours"][-1]
+        commit_s = spread(results["ours"], "commit_seconds")
+        entry.update(
+            target="report the ratio (no target)",
+            meets_target=None,
+            profile=DEFAULT_PROFILE,
+            changed_share=SYNC_CHANGED,
+            rows_kept=last["rows_kept"],
+            rows_unchanged=last["rows_unchanged"],
+            rows_sent=last["rows_sent"],
+            rows_rejected=last["rows_rejected"],
+            baseline_rows_sent=results["baseline"][-1]["rows_sent"],
+            chunks=last["chunks"],
+            baseline_chunks=results["baseline"][-1]["chunks"],
+            snapshot_rows=last["snapshot_rows"],
+            commit_seconds=round(commit_s[0], 3),
+            commit_seconds_min=round(commit_s[1], 3),
+            commit_seconds_max=round(commit_s[2], 3),
+            first_run={
+                "seconds": round(first["seconds"], 3),
+                "commit_seconds": round(first["commit_seconds"], 3),
+                "rows_sent": first["rows_sent"],
+                "snapshot_rows": first["snapshot_rows"],
+                "peak_rss_mb": round(first["peak_rss_mb"], 1),
+                "is": "setup, one run: --changed-only without a snapshot (sends every kept row) "
+                "+ committing its snapshot",
+            },
+            includes="plan_import + check_previous + normalise_file per file + "
+            "finish_prepare(previous=snapshot), as the import flow runs them with --changed-only",
+            excludes="Brevo calls (check_previous's GET /processes/{id} answered locally, no "
+            "chunk sent); the new snapshot's commit (commit_seconds, apart)",
+            baseline="import_prep of the same changed files, without --changed-only",
+        )
+        self.entries["sync_diff"] = entry
+
     def _export_sides(self, paths: list[Path]) -> dict[str, tuple[str, dict[str, Any]]]:
         return {
             "ours": ("export_merge", self._params(paths=[str(p) for p in paths])),
@@ -487,6 +585,8 @@ class Bench:
 
     def export_merge_multi(self) -> None:
         """Three exports of overlapping lists (the DuckDB merge) against pyarrow, same files."""
+        from etl.exports.merge_duckdb import MEMORY_MERGE_BYTES
+
         contacts = self.sizes.export_rows
         out = self.data_dir / f"export-multi-{contacts}"
         if not out.exists():
@@ -500,11 +600,33 @@ class Bench:
         log(f"export_merge_multi: {contacts} contacts in {len(paths)} overlapping exports")
         sides = self._export_sides(paths)
         sides["ours"] = ("export_merge", {**sides["ours"][1], "sources": sources})
+        # The same step with the grouping forced through DuckDB, the engine past
+        # MEMORY_MERGE_BYTES of CSV (what larger exports get).
+        forced = {**sides["ours"][1], "memory_merge_bytes": 0}
+        sides["duckdb_engine"] = ("export_merge", forced)
         results = measure(sides, runs=self.sizes.runs, timeout_s=self.sizes.timeout_s)
         entry = self._export_entry(results, len(paths), target=EXPORT_MULTI_RATIO_TARGET)
         if entry["strategy"] != "duckdb":
             raise WorkerFailed(f"export_merge_multi merged with {entry['strategy']}, not duckdb")
+        forced_runs = results["duckdb_engine"]
+        if {r["rows"] for r in forced_runs} != {entry["rows"]}:
+            raise WorkerFailed("export_merge_multi: the DuckDB engine gave another row count")
+        reference = summarise(forced_runs, results["baseline"])
         entry.update(
+            grouping=results["ours"][-1]["grouping"],
+            duckdb_engine={
+                "seconds": reference["seconds"],
+                "seconds_min": reference["seconds_min"],
+                "seconds_max": reference["seconds_max"],
+                "ratio": reference["ratio"],
+                "ratio_ci95": reference["ratio_ci95"],
+                "ratio_per_round": reference["ratio_per_round"],
+                "cpu_ratio": reference.get("cpu_ratio"),
+                "peak_rss_mb": reference["peak_rss_mb"],
+                "is": "the same step with the grouping forced through DuckDB "
+                "(memory_merge_bytes=0), the engine of exports past "
+                f"{MEMORY_MERGE_BYTES >> 20} MiB of CSV",
+            },
             exports=len(paths),
             rows_read=sum(int(r["rows"]) for r in results["baseline"][:1]),
             rows_note="rows: contacts after the merge; rows_read: rows of the 3 files, which "
@@ -797,6 +919,8 @@ def markdown_table(entries: dict[str, dict[str, Any]]) -> str:
         floor = entry.get("arrow_floor")
         if floor and floor.get("ratio") is not None:
             ratio += f"; {floor['ratio']:.2f} vs Arrow"
+        if entry.get("cpu_ratio") is not None:
+            ratio += f"; CPU {entry['cpu_ratio']:.2f}"
         rss = f"{entry['peak_rss_mb']:.0f}"
         if entry.get("baseline_peak_rss_mb") is not None:
             rss += f" ({entry['baseline_peak_rss_mb']:.0f})"
@@ -809,6 +933,11 @@ def markdown_table(entries: dict[str, dict[str, Any]]) -> str:
             ratio = f"{entry['ratio']:.2f} ({entry['growth_pct']:+.0f}% net)"
         if key == "export_vs_paginated":
             target = f"requests {entry['requests']} vs {entry['baseline_requests']}"
+        if key == "sync_diff":
+            target = (
+                f"report: {entry['rows_unchanged']:,} unchanged, {entry['rows_sent']:,} sent "
+                f"(vs {entry['baseline_rows_sent']:,})"
+            )
         met = entry.get("meets_target")
         mark = "" if met is None else ("yes" if met else "**no**")
         cells = [key, rows, _fmt_s(entry), baseline, ratio, rss, target, mark]

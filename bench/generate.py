@@ -366,12 +366,30 @@ class GeneratedContacts:
         }
 
 
+CHANGE_SUFFIX = "-Martin"
+"""What ``changed`` appends to a changed row's last name (ASCII: every encoding holds it)."""
+
+
 def generate_contacts(
-    out_dir: Path, rows: int, *, profile: str = DEFAULT_PROFILE, seed: int = 7, truth: bool = False
+    out_dir: Path,
+    rows: int,
+    *,
+    profile: str = DEFAULT_PROFILE,
+    seed: int = 7,
+    truth: bool = False,
+    changed: float = 0.0,
 ) -> GeneratedContacts:
     """Write the contact files of ``profile`` under ``out_dir``; with ``truth``, what each row
-    must become (computed while writing; costs phonenumbers calls, for small sizes)."""
+    must become (computed while writing; costs phonenumbers calls, for small sizes).
+
+    ``changed`` (mixed profile): the share of rows whose last name changes (``Dupont`` ->
+    ``Dupont-Martin``), the rows drawn from a generator of their own, so everything else is
+    byte for byte the data of ``changed=0``: the next night's export of the same CRM, for
+    ``--changed-only``. Which rows change depends only on ``seed`` and ``changed``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    if changed and profile != "mixed":
+        raise ValueError("changed= is only implemented for the mixed profile")
     if profile == "clean":
         path = out_dir / "contacts.csv"
         write_contacts_csv(path, rows, seed=seed)
@@ -383,7 +401,7 @@ def generate_contacts(
         return result
     if profile != "mixed":
         raise ValueError(f"unknown profile {profile!r}: one of {PROFILES}")
-    return _write_mixed(out_dir, rows, seed=seed, truth=truth)
+    return _write_mixed(out_dir, rows, seed=seed, truth=truth, changed=changed)
 
 
 # --- reference rules of the truth (independent of etl.imports: phonenumbers and construction)
@@ -1193,8 +1211,21 @@ def _mixed_reason(row: _Row, header_attrs: list[str]) -> str | None:
     return None
 
 
-def _write_mixed(out_dir: Path, rows: int, *, seed: int, truth: bool) -> GeneratedContacts:
+def _change(row: _Row) -> None:
+    """The next night's value of a changed contact: a new last name (a married name)."""
+    last = row.values["LASTNAME"] + CHANGE_SUFFIX
+    # The padding stays as written: only the name itself changes.
+    row.fields["LASTNAME"] = row.fields["LASTNAME"].replace(row.values["LASTNAME"], last, 1)
+    row.values["LASTNAME"] = last
+
+
+def _write_mixed(
+    out_dir: Path, rows: int, *, seed: int, truth: bool, changed: float = 0.0
+) -> GeneratedContacts:
     rng = random.Random(seed)
+    # Its own generator: drawing the changed rows leaves ``rng``'s draws, hence the rest of
+    # the bytes, as they are without changes.
+    change_rng = random.Random(seed * 1_000_003 + 17)
     # Only the truth needs phonenumbers; the draws are the same with or without it, so the
     # bytes are too.
     shares = [spec["share"] for spec in _MIXED_FILES]
@@ -1220,6 +1251,8 @@ def _write_mixed(out_dir: Path, rows: int, *, seed: int, truth: bool) -> Generat
                 line += 1
                 row = _mixed_row(rng, idx, encoding, sep, earlier, parse_phones=truth)
                 idx += 1
+                if changed and change_rng.random() < changed:
+                    _change(row)
                 cells = []
                 for attr in header_attrs:
                     value = row.fields[attr]
@@ -1267,11 +1300,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", choices=PROFILES, default="clean")
+    parser.add_argument(
+        "--changed", type=float, default=0.0, help="share of rows with a new last name (mixed)"
+    )
     args = parser.parse_args()
     if args.profile == "clean":
         write_contacts_csv(args.out, args.rows, seed=args.seed)
     else:
-        generate_contacts(args.out, args.rows, profile=args.profile, seed=args.seed)
+        generate_contacts(
+            args.out, args.rows, profile=args.profile, seed=args.seed, changed=args.changed
+        )
 
 
 if __name__ == "__main__":

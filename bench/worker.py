@@ -156,6 +156,132 @@ def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     }
 
 
+class _NoBrevo:
+    """Stands in for the client in ``check_previous``: the process of the last run is known.
+
+    ``sync_diff`` measures the local diff; the one ``GET /processes/{id}`` the flow makes
+    there is left out (no Brevo calls).
+    """
+
+    def get_process(self, process_id: int) -> None:
+        return None
+
+
+def _sync_scope(state_dir: Path) -> Any:
+    from etl.imports import AccountScope
+
+    return AccountScope(
+        key="bench",
+        email="bench@example.com",
+        base_url="http://bench.invalid/v3",
+        ledger_path=state_dir / "accounts" / "bench" / "ledger.sqlite",
+    )
+
+
+def _sync_options(params: dict[str, Any], state_dir: Path, *, files_key: str) -> Any:
+    from etl.imports import ImportOptions
+
+    return ImportOptions(
+        paths=tuple(str(f["path"]) for f in params[files_key]),
+        list_ids=(1,),
+        state_dir=state_dir,
+        default_region="FR",
+        dayfirst=params.get("dayfirst", True),
+        changed_only=True,
+    )
+
+
+def _sync_prepare(
+    params: dict[str, Any], state_dir: Path, work_dir: Path, *, files_key: str
+) -> tuple[Any, Any, Any]:
+    """What the import flow runs with ``--changed-only`` up to the chunks: plan, check the
+    previous snapshot, normalise every file, pass 2 against it. Returns (base, prepared, plan)."""
+    from etl import imports
+
+    plan_import, normalise_file, finish_prepare = import_steps()
+    options = _sync_options(params, state_dir, files_key=files_key)
+    work_dir.mkdir(parents=True)
+    plan = plan_import(options, import_attributes())
+    base = imports.check_previous(
+        _NoBrevo(),  # type: ignore[arg-type]
+        _sync_scope(state_dir),
+        options.list_ids,
+        plan,
+        options,
+    )
+    stages = [normalise_file(plan, i, options, work_dir=work_dir) for i in range(len(plan.files))]
+    prepared = finish_prepare(plan, stages, options, work_dir=work_dir, previous=base.previous)
+    return base, prepared, plan
+
+
+def _sync_counts(prepared: Any) -> dict[str, Any]:
+    sent = sum(c.rows for c in prepared.chunks)
+    kept = prepared.rows_read - prepared.rows_rejected
+    return {
+        "rows": prepared.rows_read,
+        "rows_rejected": prepared.rows_rejected,
+        "rows_kept": kept,
+        "rows_unchanged": prepared.rows_unchanged,
+        "rows_sent": sent,
+        "chunks": len(prepared.chunks),
+        # Exactly the changed rows are sent: every kept row is either unchanged or in a chunk.
+        "accounted": prepared.rows_unchanged + sent == kept,
+    }
+
+
+def run_sync_base(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Setup of ``sync_diff``: a first ``--changed-only`` run over the unchanged files, its
+    snapshot committed into ``params["state_dir"]`` as the flow commits it once every chunk
+    completed (no Brevo: process id 1 stands for the run's import)."""
+    from etl import imports
+
+    state_dir = Path(params["state_dir"])
+    started = time.perf_counter()
+    base, prepared, _ = _sync_prepare(params, state_dir, tmp / "work", files_key="base_files")
+    prepare_s = time.perf_counter() - started
+    snapshot = imports.commit(base, prepared, run_id="bench-base", outcomes=[], process_ids=[1])
+    seconds = time.perf_counter() - started
+    assert snapshot is not None
+    return {
+        "seconds": seconds,
+        "prepare_seconds": prepare_s,
+        "commit_seconds": seconds - prepare_s,
+        "snapshot_rows": snapshot.rows,
+        "previous_used": base.previous is not None,
+        **_sync_counts(prepared),
+    }
+
+
+def run_sync_diff(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Ours for ``sync_diff``: the next night's files with ``--changed-only`` against the
+    snapshot ``sync_base`` left (copied first, untimed, so every round compares with it).
+
+    Timed (``seconds``): plan, ``check_previous``, ``normalise_file`` per file and
+    ``finish_prepare(previous=...)``, what the flow runs before sending. The commit of the new
+    snapshot (after the chunks completed, in the flow) is timed apart: ``commit_seconds``.
+    """
+    from etl import imports
+
+    state_dir = tmp / "state"
+    shutil.copytree(params["state_dir"], state_dir)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    base, prepared, _ = _sync_prepare(params, state_dir, tmp / "work", files_key="files")
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    if base.previous is None:
+        raise SystemExit(f"sync_diff: the snapshot was not used: {base.check.message}")
+    committed = time.perf_counter()
+    imports.commit(base, prepared, run_id="bench-next", outcomes=[], process_ids=[2])
+    commit_s = time.perf_counter() - committed
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "commit_seconds": commit_s,
+        "snapshot_rows": base.previous.rows,
+        "chunk_mb": round(sum(c.bytes for c in prepared.chunks) / 2**20, 2),
+        **_sync_counts(prepared),
+    }
+
+
 def run_pandas_csv(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Baseline: pandas.read_csv(dtype=str) + to_csv(sep=";") of the same files.
 
@@ -244,9 +370,14 @@ def run_export_merge(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: the export flow's merge task: merge, Parquet, validation and clean-up.
 
     ``validation``: ``arrow`` (what the flow runs) or ``gx`` (the Great Expectations reference).
+    ``memory_merge_bytes``: where the grouping merge of several exports leaves memory for
+    DuckDB (0: DuckDB whatever the size; default: the product's).
     """
+    from etl.exports.merge_duckdb import MEMORY_MERGE_BYTES, grouped_in_memory
+
     files = _export_files(params)
     engine = params.get("validation", "arrow")
+    memory_merge_bytes = int(params.get("memory_merge_bytes", MEMORY_MERGE_BYTES))
     started = time.perf_counter()
     published = export_step()(
         files,
@@ -257,10 +388,15 @@ def run_export_merge(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         work_dir=tmp / "work",
         run_id="bench",
         validation=engine,
+        memory_merge_bytes=memory_merge_bytes,
     )
     seconds = time.perf_counter() - started
     written = published.written
+    grouping = None
+    if published.strategy == "duckdb":
+        grouping = "in-memory" if grouped_in_memory(files, memory_merge_bytes) else "duckdb"
     return {
+        "grouping": grouping,
         "seconds": seconds,
         "rows": written.rows,
         "files": len(written.files),
@@ -435,7 +571,13 @@ def run_latency(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         tail = " / ".join(done.stderr.strip().splitlines()[-3:])
         raise SystemExit(f"{params['side']} {params['kind']} exited {done.returncode}: {tail}")
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": seconds, "rows": int(params["rows"]), "peak_rss_mb": child_peak}
+    # The work is the child's: this process's CPU time says nothing about it.
+    return {
+        "seconds": seconds,
+        "rows": int(params["rows"]),
+        "peak_rss_mb": child_peak,
+        "cpu_seconds": None,
+    }
 
 
 # ---------------------------------------------------------------------------- sandbox import
@@ -515,6 +657,7 @@ def run_sandbox_import(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
         "body_mb": round(body_mb, 1),
         "peak_rss_mb": sandbox_peak,
         "client_peak_rss_mb": peak_rss_mb(),
+        "cpu_seconds": None,  # the sandbox's work happens in its own process
     }
 
 
@@ -583,6 +726,8 @@ def _import_requests() -> None:
 
 TASKS: dict[str, tuple[Callable[[], None], Task]] = {
     "import_prep": (_import_modules, run_import_prep),
+    "sync_base": (_import_modules, run_sync_base),
+    "sync_diff": (_import_modules, run_sync_diff),
     "pandas_csv": (_import_pandas, run_pandas_csv),
     "arrow_csv": (_import_pyarrow, run_arrow_csv),
     "export_merge": (_import_export, run_export_merge),
@@ -609,10 +754,14 @@ def main(argv: list[str] | None = None) -> int:
     import_seconds = time.perf_counter() - started
     after_imports = peak_rss_mb()
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{args[0]}-", dir=params.get("tmp_dir")))
+    cpu_started = time.process_time()
     try:
         result = task(params, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # CPU time of this process, every thread (not of child processes), over the whole task:
+    # less sensitive than wall time to other work on a shared machine; no target uses it.
+    result.setdefault("cpu_seconds", time.process_time() - cpu_started)
     result.setdefault("peak_rss_mb", peak_rss_mb())
     result["rss_after_imports_mb"] = after_imports
     result["import_seconds"] = import_seconds

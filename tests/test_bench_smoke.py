@@ -8,6 +8,7 @@ import sys
 
 from bench.__main__ import ratio_ci95, round_ratios, summarise
 from bench.generate import (
+    CHANGE_SUFFIX,
     generate_contacts,
     write_contacts_csv,
     write_export_parts,
@@ -65,11 +66,18 @@ def test_export_merge_multi_folds_overlapping_exports_with_duckdb(tmp_path):
     sources = ["list:1", "list:2", "list:3"]
     ours = _worker("export_merge", {"paths": paths, "sources": sources, "tmp_dir": str(tmp_path)})
     base = _worker("pyarrow_csv", {"paths": paths, "tmp_dir": str(tmp_path)})
-    assert ours["strategy"] == "duckdb"
-    assert ours["rows"] == 3000  # one row per contact
+    forced = _worker(
+        "export_merge",
+        {"paths": paths, "sources": sources, "tmp_dir": str(tmp_path), "memory_merge_bytes": 0},
+    )
+    assert ours["strategy"] == forced["strategy"] == "duckdb"
+    assert (ours["grouping"], forced["grouping"]) == ("in-memory", "duckdb")
+    assert ours["rows"] == forced["rows"] == 3000  # one row per contact
     assert base["rows"] > 3000  # the overlapping files hold some contacts twice or thrice
     assert ours["validation_passed"], ours["validation_failures"]
+    assert forced["validation_passed"], forced["validation_failures"]
     assert not ours["work_dir_left"]
+    assert not forced["work_dir_left"]
 
 
 def test_ratio_is_the_median_of_per_round_ratios_with_an_interval():
@@ -81,3 +89,47 @@ def test_ratio_is_the_median_of_per_round_ratios_with_an_interval():
     low, high = entry["ratio_ci95"]
     assert 1.1 <= low <= entry["ratio"] <= high <= 2.0
     assert ratio_ci95([1.0]) is None
+
+
+def test_sync_diff_sends_exactly_the_changed_rows(tmp_path):
+    """The next night's files (5% changed) against the snapshot of the first run: the rows
+    sent are exactly the kept rows whose values changed (from the generator's ground truth)."""
+    base = generate_contacts(tmp_path / "base", 1500, truth=True)
+    changed = generate_contacts(tmp_path / "next", 1500, truth=True, changed=0.05)
+    assert base.truth is not None
+    assert changed.truth is not None
+    before = {(t.file, t.line): t.values for t in base.truth}
+    kept = [t for t in changed.truth if t.reason is None]
+    expected = sum(1 for t in kept if before[(t.file, t.line)] != t.values)
+    assert 0 < expected < len(kept) * 0.1
+    state = str(tmp_path / "state")
+    first = _worker(
+        "sync_base",
+        {"base_files": base.manifest()["files"], "state_dir": state, "tmp_dir": str(tmp_path)},
+    )
+    assert first["rows_sent"] == first["snapshot_rows"] == len(kept)
+    ours = _worker(
+        "sync_diff",
+        {"files": changed.manifest()["files"], "state_dir": state, "tmp_dir": str(tmp_path)},
+    )
+    assert ours["rows_kept"] == len(kept)
+    assert ours["rows_sent"] == expected
+    assert ours["rows_unchanged"] + ours["rows_sent"] == ours["rows_kept"]
+    assert ours["accounted"]
+    assert ours["snapshot_rows"] == len(kept)
+
+
+def test_changed_files_differ_only_in_the_changed_last_names(tmp_path):
+    base = generate_contacts(tmp_path / "a", 800)
+    changed = generate_contacts(tmp_path / "b", 800, changed=0.02)
+    differing = 0
+    for one, two in zip(base.files, changed.files, strict=True):
+        lines_a = one.path.read_text(encoding=one.encoding).splitlines()
+        lines_b = two.path.read_text(encoding=two.encoding).splitlines()
+        assert len(lines_a) == len(lines_b)
+        for a, b in zip(lines_a, lines_b, strict=True):
+            if a != b:
+                differing += 1
+                assert CHANGE_SUFFIX in b
+                assert b.replace(CHANGE_SUFFIX, "", 1) == a
+    assert 0 < differing < 800 * 0.05

@@ -9,7 +9,8 @@
   raises :class:`DuplicateIdentifiers` and :meth:`MergeResult.regroup` redoes the merge the
   grouping way (``etl.exports.parquet.write_partition`` does both, so the repeat never becomes
   visible).
-* several sources: the grouping merge of ``etl.exports.merge_duckdb``.
+* several sources: the grouping merge of ``etl.exports.merge_duckdb`` (in memory up to
+  ``memory_merge_bytes`` of CSV, through DuckDB past it).
 
 Reading and converting each file is ``etl.exports.read`` and ``etl.exports.convert``; the column
 layout is ``etl.exports.layout``.
@@ -39,7 +40,7 @@ from etl.brevo.models import Attribute
 from etl.errors import InputError
 from etl.exports.convert import ParseSettings
 from etl.exports.layout import ColumnCase, ExportLayout, plan_layout
-from etl.exports.merge_duckdb import duckdb_connect, duckdb_merge, sql_text
+from etl.exports.merge_duckdb import MEMORY_MERGE_BYTES, duckdb_connect, duckdb_merge, sql_text
 from etl.exports.read import ChannelFilter, ExportFile, union_columns
 from etl.exports.result import (
     DuplicateIdentifiers,
@@ -93,6 +94,7 @@ def merge_exports(
     account_time_format: str = "24",
     strategy: Strategy = "auto",
     memory_limit: str = "512MB",
+    memory_merge_bytes: int = MEMORY_MERGE_BYTES,
     key_check: KeyCheck | None = None,
 ) -> MergeResult:
     """Merge every file of a run into one typed table (see the module docstring).
@@ -109,6 +111,8 @@ def merge_exports(
             ``dateTimePreferences`` (``GET /account``), how Brevo writes export dates.
         strategy: ``auto`` streams a single source and groups several; force one to test.
         memory_limit: DuckDB's memory cap when grouping (it spills to ``work_dir`` beyond it).
+        memory_merge_bytes: exports up to this many bytes of CSV in all are grouped in memory
+            (Arrow kernels), larger ones by DuckDB (``etl.exports.merge_duckdb``); same rows.
         key_check: limits of the single-source proof that no contact repeats.
 
     Raises:
@@ -144,6 +148,7 @@ def merge_exports(
         modified_since=modified_since,
         row_filter=row_filter,
         memory_limit=memory_limit,
+        memory_merge_bytes=memory_merge_bytes,
     )
     if chosen == "stream":
         return _stream_merge(

@@ -18,6 +18,7 @@ from etl.brevo.models import Attribute
 from etl.exports.convert import ParseSettings
 from etl.exports.layout import ColumnCase
 from etl.exports.merge import Strategy, merge_exports
+from etl.exports.merge_duckdb import MEMORY_MERGE_BYTES
 from etl.exports.parquet import WrittenPartition, new_run_id, write_partition
 from etl.exports.read import ChannelFilter, ExportFile
 from etl.exports.validate import ExportValidation, ValidationEngine, validate_merged
@@ -53,6 +54,7 @@ def publish_export(
     settings: ParseSettings | None = None,
     strategy: Strategy = "auto",
     validation: ValidationEngine = "arrow",
+    memory_merge_bytes: int = MEMORY_MERGE_BYTES,
 ) -> PublishedExport:
     """Merge every file of a run, write one Parquet run atomically, validate it, clean up.
 
@@ -76,6 +78,8 @@ def publish_export(
         strategy: the merge's strategy (``auto`` in production; tests force one).
         validation: the validation engine (``arrow``; ``gx`` is the Great Expectations
             reference, same checks and result).
+        memory_merge_bytes: several exports up to this many bytes of CSV are grouped in
+            memory, larger ones through DuckDB (same rows; ``etl.exports.merge_duckdb``).
 
     Raises:
         InputError: no files, a bad ``run_id``, or ``modified_since`` without MODIFIED_TIME.
@@ -94,6 +98,7 @@ def publish_export(
         account_date_format=settings.date_format,
         account_time_format=settings.time_format,
         strategy=strategy,
+        memory_merge_bytes=memory_merge_bytes,
     )
     try:
         written = write_partition(

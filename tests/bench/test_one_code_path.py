@@ -46,3 +46,16 @@ def test_latency_sides_run_the_cli_and_the_minimal_script(tmp_path: Path):
     assert cli_export[1:4] == ["-m", "etl.cli", "export"]
     script = worker.latency_command({"kind": "export", "side": "script", **common}, tmp_path)
     assert script[1:4] == ["-m", "bench.minimal", "export"]
+
+
+def test_the_sync_bench_calls_what_the_changed_only_flow_calls():
+    # The flow: check_previous, then finish_prepare(previous=...), then commit once all completed.
+    assert "check_previous" in _called_names(import_flow.check_previous)
+    assert "finish_prepare" in _called_names(import_flow.finish_prepare)
+    assert "previous" in import_flow.finish_prepare.fn.__code__.co_varnames
+    assert "commit" in _called_names(import_flow.commit_snapshot)
+    # The bench: the same imports functions, through the same import_steps() as import_prep.
+    prepare_names = set(worker._sync_prepare.__code__.co_names)
+    assert {"check_previous", "import_steps"} <= prepare_names
+    assert "commit" in worker.run_sync_diff.__code__.co_names
+    assert "commit" in worker.run_sync_base.__code__.co_names

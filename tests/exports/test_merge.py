@@ -12,6 +12,12 @@ import pytest
 
 from etl.errors import InputError
 from etl.exports.merge import KeyCheck, merge_exports
+from etl.exports.merge_duckdb import (
+    MEMORY_MERGE_BYTES,
+    grouped_in_memory,
+    union_per_group,
+    union_reference,
+)
 from etl.exports.read import ExportFile
 from etl.exports.result import DuplicateIdentifiers, MergeResult
 from tests.exports._support import (
@@ -38,7 +44,17 @@ def test_parts_of_one_export_equal_one_file(tmp_path: Path) -> None:
     assert len(one) == 30
 
 
-def test_duplicates_across_exports_fold_with_unions(tmp_path: Path) -> None:
+# The grouping merge has two engines (in memory under a size, DuckDB past it): every grouping
+# test runs on both. 0 bytes sends any export through DuckDB.
+ENGINES = pytest.mark.parametrize(
+    "memory_merge_bytes", [MEMORY_MERGE_BYTES, 0], ids=["in-memory", "duckdb"]
+)
+
+
+@ENGINES
+def test_duplicates_across_exports_fold_with_unions(
+    tmp_path: Path, memory_merge_bytes: int
+) -> None:
     first = write_export(
         tmp_path / "list2.csv",
         HEADER,
@@ -53,11 +69,11 @@ def test_duplicates_across_exports_fold_with_unions(tmp_path: Path) -> None:
         header2,
         [["ann@x.io", "[7|2]", "4.5", "Other"], ["cid@x.io", "[7]", "", ""]],
     )
+    files = [ExportFile(first, "list:2", 10), ExportFile(second, "list:7", 11)]
     result = merge_exports(
-        [ExportFile(first, "list:2", 10), ExportFile(second, "list:7", 11)],
-        ATTRIBUTES,
-        work_dir=tmp_path / "work",
+        files, ATTRIBUTES, work_dir=tmp_path / "work", memory_merge_bytes=memory_merge_bytes
     )
+    assert grouped_in_memory(files, memory_merge_bytes) == (memory_merge_bytes > 0)
     assert result.strategy == "duckdb"
     assert result.rows_per_source == {"list:2": 2, "list:7": 2}
     assert result.merged_rows == 3
@@ -72,24 +88,39 @@ def test_duplicates_across_exports_fold_with_unions(tmp_path: Path) -> None:
     assert rows["cid@x.io"]["added_time"] is None  # column missing from that export
     assert rows["bob@x.io"]["_sources"] == ["list:2"]
     result.close()
-    assert not list((tmp_path / "work").glob("*.duckdb"))
+    assert not list((tmp_path / "work").iterdir())  # no database or staging left
 
 
-def test_contacts_without_email_fold_by_their_other_identifier(tmp_path: Path) -> None:
+@ENGINES
+def test_contacts_without_email_fold_by_their_other_identifier(
+    tmp_path: Path, memory_merge_bytes: int
+) -> None:
     header = ["EMAIL", "SMS", "_listIds"]
     a = write_export(tmp_path / "a.csv", header, [["", "33600000001", "[2]"], ["", "", "[2]"]])
     b = write_export(tmp_path / "b.csv", header, [["", "33600000001", "[3]"], ["", "", "[3]"]])
-    rows = merged_rows([ExportFile(a, "list:2"), ExportFile(b, "list:3")], tmp_path)
+    rows = merged_rows(
+        [ExportFile(a, "list:2"), ExportFile(b, "list:3")],
+        tmp_path,
+        memory_merge_bytes=memory_merge_bytes,
+    )
     with_sms = [r for r in rows if r["sms"]]
     assert len(with_sms) == 1
     assert with_sms[0]["list_ids"] == [2, 3]
     assert len(rows) == 3  # contacts with no identifier at all are never folded
 
 
-def test_single_source_that_repeats_a_contact_is_regrouped_on_write(tmp_path: Path) -> None:
+@ENGINES
+def test_single_source_that_repeats_a_contact_is_regrouped_on_write(
+    tmp_path: Path, memory_merge_bytes: int
+) -> None:
     rows = [contact("a@x.io", "[2]"), contact("b@x.io", "[2]"), contact("A@x.io", "[9]")]
     path = write_export(tmp_path / "dup.csv", HEADER, rows)
-    result = merge_exports([ExportFile(path, "list:2", 1)], ATTRIBUTES, work_dir=tmp_path / "w")
+    result = merge_exports(
+        [ExportFile(path, "list:2", 1)],
+        ATTRIBUTES,
+        work_dir=tmp_path / "w",
+        memory_merge_bytes=memory_merge_bytes,
+    )
     assert result.strategy == "stream"
     written = publish(result, tmp_path)
     assert written.rows == 2
@@ -120,8 +151,12 @@ def test_modified_since_and_high_water_mark(tmp_path: Path) -> None:
         )
 
 
-def test_folding_many_overlapping_contacts_across_batches(tmp_path: Path) -> None:
-    """Groups that straddle DuckDB's batches must still fold into exactly one row each."""
+@ENGINES
+def test_folding_many_overlapping_contacts_across_batches(
+    tmp_path: Path, memory_merge_bytes: int
+) -> None:
+    """Groups that straddle batches (DuckDB's, or the in-memory fold's slices) must still fold
+    into exactly one row each."""
     header = ["EMAIL", "_listIds", "FIRSTNAME"]
     n = 5000
     a = write_export(tmp_path / "a.csv", header, [[f"c{i}@x.io", "[2]", ""] for i in range(n)])
@@ -136,6 +171,7 @@ def test_folding_many_overlapping_contacts_across_batches(tmp_path: Path) -> Non
         ATTRIBUTES,
         work_dir=tmp_path / "w",
         batch_rows=1000,
+        memory_merge_bytes=memory_merge_bytes,
     )
     assert result.merged_rows == n
     rows = pa.Table.from_batches(list(result.batches)).to_pylist()
@@ -152,6 +188,54 @@ def test_folding_many_overlapping_contacts_across_batches(tmp_path: Path) -> Non
         )
         assert row["_sources"] == sources
     result.close()
+
+
+def test_both_grouping_engines_give_the_same_rows(tmp_path: Path) -> None:
+    """In memory and through DuckDB: same rows, values, unions and counts, on exports with
+    nulls scattered over the columns, contacts without e-mail, contacts with no identifier,
+    unsorted list ids and groups cut by small batches."""
+    rng = np.random.default_rng(5)
+    header = ["EMAIL", "SMS", "FIRSTNAME", "SCORE", "_listIds"]
+    files = []
+    for k in range(4):
+        rows = []
+        for i in range(600):
+            if rng.random() < 0.45:
+                continue
+            email = f"P{i}@X.io" if rng.random() < 0.5 else f"p{i}@x.io"
+            sms = f"3360000{i:04d}"
+            if i % 7 == 0:
+                email = ""  # identified by SMS
+            if i % 23 == 0:
+                email, sms = "", ""  # no identifier: never folded
+            first = "" if rng.random() < 0.4 else f"F{k}-{i}"
+            score = "" if rng.random() < 0.5 else f"{rng.integers(0, 100)}.5"
+            ids = rng.choice([2, 3, 5, 8, 13], size=rng.integers(1, 4), replace=False)
+            rows.append([email, sms, first, score, "[" + "|".join(map(str, ids)) + "]"])
+        files.append(ExportFile(write_export(tmp_path / f"e{k}.csv", header, rows), f"list:{k}"))
+
+    def merged(memory_merge_bytes: int) -> tuple[list[dict], tuple[int, int, dict[str, int]]]:
+        result = merge_exports(
+            files,
+            ATTRIBUTES,
+            work_dir=tmp_path / f"w{memory_merge_bytes}",
+            batch_rows=97,
+            memory_merge_bytes=memory_merge_bytes,
+        )
+        try:
+            table = pa.Table.from_batches(list(result.batches), schema=result.schema)
+        finally:
+            result.close()
+        rows = sorted(table.to_pylist(), key=lambda r: json.dumps(r, default=str, sort_keys=True))
+        return rows, (result.merged_rows, result.folded_rows, result.rows_per_source)
+
+    in_memory, counts = merged(MEMORY_MERGE_BYTES)
+    through_duckdb, duckdb_counts = merged(0)
+    assert in_memory == through_duckdb
+    assert counts == duckdb_counts
+    assert counts[0] == len(in_memory)
+    assert counts[1] > 0
+    assert any(r["email"] is None and r["sms"] is None for r in in_memory)
 
 
 def _no_regroup(self: MergeResult) -> MergeResult:
@@ -283,3 +367,31 @@ def test_full_times_are_still_compared_to_the_instant(tmp_path: Path) -> None:
     assert emails == ["late@x.io"]
     assert result.day_only_columns == []
     assert not any("time of day" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("distinct", [3, 63, 64, 300])
+@pytest.mark.parametrize("kind", ["int", "text"])
+def test_list_union_fast_path_agrees_with_the_reference(distinct: int, kind: str) -> None:
+    """The union of list ids / sources per group (bits, or sorted integer pairs) equals the
+    reference (Arrow hash grouping + sort), null and empty lists included."""
+    rng = np.random.default_rng(distinct)
+    value_type = pa.int64() if kind == "int" else pa.string()
+    for _ in range(40):
+        n = int(rng.integers(1, 80))
+        lists: list[list[object] | None] = []
+        for _ in range(n):
+            roll = rng.random()
+            if roll < 0.15:
+                lists.append(None)
+            elif roll < 0.25:
+                lists.append([])
+            else:
+                picked = rng.integers(0, distinct, int(rng.integers(1, 5))).tolist()
+                lists.append(picked if kind == "int" else [f"list:{v}" for v in picked])
+        column = pa.array(lists, type=pa.list_(value_type))
+        starts = rng.random(n) < 0.3
+        starts[0] = True
+        group_ids = np.cumsum(starts) - 1
+        groups = int(group_ids[-1]) + 1
+        fast = union_per_group(column, group_ids, groups)
+        assert fast.equals(union_reference(column, group_ids, groups))
