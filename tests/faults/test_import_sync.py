@@ -288,3 +288,26 @@ def test_verify_finds_a_false_kept_as_true_and_repair_fixes_it(account, tmp_path
     for i in (2, 4):
         contact = api(sandbox, "GET", f"/contacts/p{i}@example.com").json()
         assert contact["attributes"]["NEWSLETTER"] is False
+
+
+def test_a_verify_export_expiring_mid_download_through_the_flow(account, tmp_path):
+    """Over 300 contacts, --verify reads an export of the list: its first download is cut off
+    and the link has expired by the retry; a new export is asked for and the outcomes hold."""
+    sandbox, list_id = account["sandbox"], account["list_id"]
+    src = write_people(tmp_path / "many.csv", 310, bad=False)
+    sandbox.configure(export_link_ttl_s=2)
+    sandbox.add_fault(path_prefix="/exports/", method="GET", kind="truncate", count=1)
+    sandbox.add_fault(
+        path_prefix="/exports/", method="GET", kind="delay", delay_s=2.5, every=2, count=1
+    )
+    report = tmp_path / "v" / "report.json"
+    result = run(tmp_path, list_id, src, verify=True, report_path=str(report))
+    v = result["verify"]
+    assert v["verify_route"] == "export"
+    assert (v["rows_landed"], v["rows_differ"], v["rows_missing"]) == (310, 0, 0)
+    downloads = [r["status"] for r in sandbox.requests_log() if r["path"].startswith("/exports/")]
+    assert downloads[0] == 200
+    assert downloads[1] in (403, 410)  # the expired link (docs/brevo/FACTS.md F5)
+    assert downloads[-1] == 200
+    outcomes = (report.parent / "report.outcomes.csv").read_text(encoding="utf-8").splitlines()
+    assert len(outcomes) == 311
