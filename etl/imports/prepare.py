@@ -32,7 +32,13 @@ import pyarrow.ipc as ipc
 from etl.fingerprints import siphash64
 from etl.imports.body import Chunk, ChunkBuilder
 from etl.imports.csv import RawBatch, iter_csv_batches
-from etl.imports.dedupe import KEY_DTYPE, decide_duplicates, hash_identifiers, read_keys
+from etl.imports.dedupe import (
+    KEY_DTYPE,
+    decide_duplicates_in_file,
+    gather_keys,
+    hash_identifiers,
+    read_at,
+)
 from etl.imports.normalise import IDENTIFIER, LINE, NormalisedBatch, normalise_batch
 from etl.imports.options import ImportOptions, Progress, no_progress
 from etl.imports.plan import ImportPlan
@@ -190,6 +196,9 @@ def normalise_file(
                     hash_file.write(hashes.tobytes())
                     line_file.write(kept[LINE].to_numpy(dtype=KEY_DTYPE["line"]).tobytes())
                     kept_rows += len(kept)
+                    # Free this batch's spill before the next batch is read: held over, it
+                    # raised every batch's peak but a file's first by ~70-80 MiB at 200k rows.
+                    del raw, table, hashes
                 # The total counts lines: a quoted newline or a footer make it a little high
                 # until the file ends, when it becomes the rows read.
                 progress("read", account.rows_read, max(expected, account.rows_read))
@@ -358,18 +367,22 @@ def finish_prepare(
         reasons.update(st.reasons)
     dropped = sum(st.dropped for st in stages)
 
-    # Decide run-wide duplicates on identifier hashes (8 bytes a row); only the losers get
-    # more than a bit each (where their winner is, for the rejects message).
-    hashes, lines = read_keys([(st.keys_path, st.kept_rows) for st in stages], work_dir)
-    losers, winner_of = decide_duplicates(hashes, options.keep)
-    del hashes
+    # Decide run-wide duplicates on identifier hashes (on disk; 9 bytes a row in memory while
+    # deciding). Only the losers are held through pass 2 (their positions and their winners'),
+    # and the lines of the winners, for the rejects message.
+    keys = gather_keys([(st.keys_path, st.kept_rows) for st in stages], work_dir)
+    winner_of = decide_duplicates_in_file(keys, options.keep)
+    winner_pos = winner_of.winner_positions()
+    winner_lines = read_at(keys.line_path, winner_pos, KEY_DTYPE["line"])
+    keys.unlink()
     release_memory()
     starts = np.cumsum([0] + [st.kept_rows for st in stages])
     file_names = [str(f.path) for f in plan.files]
 
     def where(pos: int) -> str:
         idx = int(np.searchsorted(starts, pos, side="right")) - 1
-        return f"{file_names[stages[idx].file_idx]} line {int(lines[pos])}"
+        line = int(winner_lines[np.searchsorted(winner_pos, pos)])
+        return f"{file_names[stages[idx].file_idx]} line {line}"
 
     snapshot = SnapshotBuilder(work_dir) if options.keeps_snapshot else None
     if snapshot is not None:
@@ -419,8 +432,9 @@ def finish_prepare(
                 for i in range(reader.num_record_batches):
                     frame = reader.get_batch(i).to_pandas()
                     n = len(frame)
-                    keep_mask = ~losers[seq : seq + n]
-                    positions = np.flatnonzero(~keep_mask) + seq
+                    positions = winner_of.losers_in(seq, seq + n)
+                    keep_mask = np.ones(n, dtype=bool)
+                    keep_mask[positions - seq] = False
                     seq += n
                     dropped_rows = frame[~keep_mask]
                     if len(dropped_rows):
