@@ -291,12 +291,30 @@ def _to_bool(arr: pa.Array, where: Where) -> pa.Array:
     return pc.if_else(pc.or_(truthy, falsy), truthy, pa.nulls(len(arr), pa.bool_()))
 
 
+def _exact_bool(arr: pa.Array) -> pa.Array | None:
+    """``true``/``false`` cells (as Brevo writes them) by two comparisons; else None.
+
+    The same values as :func:`_to_bool` (nulls stay null), without hashing any cell.
+    """
+    truthy = pc.equal(arr, "true")
+    if pc.sum(truthy).as_py() == len(arr) - arr.null_count:
+        return truthy
+    falsy = pc.equal(arr, "false")
+    if pc.sum(pc.or_(truthy, falsy)).as_py() != len(arr) - arr.null_count:
+        return None
+    return truthy
+
+
 def _to_category(
-    arr: pa.Array, spec: ColumnSpec, where: Where, warned: set[str]
+    arr: pa.Array, spec: ColumnSpec, where: Where, warned: set[str], *, fast: bool = True
 ) -> tuple[pa.Array, pa.Array]:
+    """The label and value columns of a category (``fast=False``: the general path alone)."""
     labels = pa.array(spec.labels, type=pa.string())
     values = pa.array(spec.values, type=pa.int64())
     by_label = pc.index_in(arr, value_set=labels)
+    if fast and by_label.null_count == arr.null_count:
+        # Every cell is a label (what Brevo writes): the labels are the cells themselves.
+        return arr, pc.take(values, by_label)
     # Tolerate files that carry the enumeration value instead of its label.
     by_value = pc.index_in(arr, value_set=pa.array([str(v) for v in spec.values], pa.string()))
     idx = pc.coalesce(by_label, by_value)
@@ -410,6 +428,9 @@ def convert_column(
     if kind == "float":
         return [_to_float(column, where)]
     if kind == "boolean":
+        exact = _exact_bool(column)
+        if exact is not None:
+            return [exact]
         return [_by_dictionary(column, lambda a: _to_bool(a, where))]
     if kind == "category":
         label, value = _to_category(column, spec, where, warned)

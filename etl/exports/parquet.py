@@ -65,6 +65,7 @@ from etl.exports.output import (
 # A module-level name that write_partition looks up when it runs, so that a fault test can
 # pause a run just before the swap (tests/faults/_probe.py).
 from etl.exports.output import swap_in_local as _swap_in_local
+from etl.exports.prefetch import prefetch
 from etl.exports.result import DuplicateIdentifiers, MergeResult
 
 __all__ = [
@@ -334,8 +335,10 @@ def write_partition(
                     for future in futures:
                         future.result()
             else:
+                # One stream at a time: read and type it a step ahead of its writer (two cores).
+                ahead = (os.cpu_count() or 1) > 1
                 for writer, stream in zip(writers, streams, strict=True):
-                    writer.consume(stream())
+                    writer.consume(prefetch(stream, name="export-read") if ahead else stream())
             if isinstance(result, MergeResult):
                 result.finish()
             if not any(w.open for w in writers):

@@ -132,8 +132,12 @@ def read_counted(
     modified_since: datetime | None,
     tracker: MergeTracker,
     row_filter: ChannelFilter | None = None,
+    read_ahead: bool = False,
 ) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
-    """One file's typed batches with their identifier keys: counted as read, then filtered."""
+    """One file's typed batches with their identifier keys: counted as read, then filtered.
+
+    ``read_ahead``: parse the CSV a block ahead in a thread (``iter_file_batches``).
+    """
     state = FileState()
     for batch, keys, day_only in iter_file_batches(
         export_file.path,
@@ -143,6 +147,7 @@ def read_counted(
         settings=settings,
         with_keys=True,
         state=state,
+        read_ahead=read_ahead,
     ):
         assert keys is not None  # with_keys=True
         tracker.read(export_file.source, batch.num_rows)
