@@ -108,9 +108,8 @@ def test_changed_only_sends_only_new_and_changed_rows(account, tmp_path, people)
     assert [f["rows_unchanged"] for f in third["files"]] == [ROWS - 2]
     assert first_name(sandbox, "p3@example.com") == "Changed Three"
     assert first_name(sandbox, "new1@example.com") == "New 1"
-    body = [r for r in processed(sandbox, IMPORT_PATH)][-1]
-    assert body["body_sha256"]  # one more import, of the four rows only
-    assert len(processed(sandbox, IMPORT_PATH)) == imports_before + 1
+    assert len(processed(sandbox, IMPORT_PATH)) == imports_before + 1  # one import, 4 rows
+    assert [c["rows"] for c in third["chunks"]] == [4]
 
 
 def test_a_changed_option_or_another_account_invalidates_the_snapshot(account, tmp_path, people):
