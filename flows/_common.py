@@ -33,6 +33,7 @@ from prefect import Task
 from prefect.artifacts import create_markdown_artifact as _prefect_markdown_artifact
 from prefect.artifacts import create_table_artifact as _prefect_table_artifact
 from prefect.blocks.system import Secret
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.futures import PrefectConcurrentFuture, PrefectFutureList
@@ -267,6 +268,19 @@ def task(**options: Any) -> Callable[[Callable[P, R]], Step[P, R]]:
         return Step(fn=fn, **options)
 
     return decorate
+
+
+def brevo_task(
+    *, retry_delay_seconds: tuple[float, float] = (2, 10)
+) -> Callable[[Callable[P, R]], Step[P, R]]:
+    """A step that calls Brevo: not cached (it takes a live client), retried twice on transient
+    failures only (:func:`retry_if_transient`), after ``retry_delay_seconds``."""
+    return task(
+        cache_policy=NO_CACHE,
+        retries=2,
+        retry_delay_seconds=list(retry_delay_seconds),
+        retry_condition_fn=retry_if_transient,
+    )
 
 
 def get_run_logger() -> logging.Logger | LoggingAdapter:

@@ -41,23 +41,18 @@ from etl.exports import (
 from etl.exports import plan_exports as build_plan
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import (
+    brevo_task,
     build_client,
     clean_stale_work_dirs,
     create_markdown_artifact,
     create_table_artifact,
     get_run_logger,
     markdown_table,
-    retry_if_transient,
     task,
 )
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_if_transient,
-)
+@brevo_task()
 def fetch_account(client: BrevoClient) -> tuple[list[Attribute], list[int]]:
     """The account's attributes and list ids (per-list legacy filters need them)."""
     attributes = client.get_attributes()

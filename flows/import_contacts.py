@@ -49,23 +49,18 @@ from etl.imports import (
 from etl.progress import report as report_progress
 from etl.settings import DEFAULT_SECRET_BLOCK
 from flows._common import (
+    brevo_task,
     build_client,
     clean_stale_work_dirs,
     create_markdown_artifact,
     create_table_artifact,
     get_run_logger,
     markdown_table,
-    retry_if_transient,
     task,
 )
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_if_transient,
-)
+@brevo_task()
 def fetch_attributes(client: BrevoClient) -> list[Attribute]:
     """The account's attributes (names, types, enumerations)."""
     return client.get_attributes()
@@ -118,12 +113,7 @@ def finish_prepare(
     )
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_if_transient,
-)
+@brevo_task()
 def check_previous(
     client: BrevoClient,
     scope: AccountScope,
@@ -216,12 +206,7 @@ def verify_run(
     return summary, verify.not_landed_identifiers(result, repaired)
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_if_transient,
-)
+@brevo_task()
 def account_scope(client: BrevoClient, state_dir: Path) -> AccountScope:
     """Whose key this is (``GET /account``): the run's ledger is that account's."""
     return imports.account_scope(client, state_dir)
@@ -233,23 +218,13 @@ def begin_run(client: BrevoClient, ledger: Ledger, fingerprint: str, again: bool
     return imports.begin_run(client, ledger, fingerprint, again=again)
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_if_transient,
-)
+@brevo_task(retry_delay_seconds=(5, 30))
 def resolve_target(client: BrevoClient, ledger: Ledger, options: ImportOptions) -> Target:
     """Find or create the target list."""
     return imports.resolve_target(client, ledger, options)
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_if_transient,
-)
+@brevo_task()
 def newest_process_id(client: BrevoClient) -> int:
     """The newest process id before this run's submissions (reconciliation's floor)."""
     return imports.newest_process_id(client)
@@ -290,12 +265,7 @@ def wait_chunk(
     return imports.wait_chunk(client, ledger, outcome, timeout_s=timeout_s, wake=wake)
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_if_transient,
-)
+@brevo_task()
 def account_chunk(
     client: BrevoClient,
     ledger: Ledger,
