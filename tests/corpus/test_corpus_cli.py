@@ -4,16 +4,13 @@ never a traceback."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
 from etl.imports.rejects import read_rejects
-from tests.faults._support import seed_account
+from tests.faults._support import run_import, seed_account
 
 from .make_corpus import FORMULAS, find, write_case
 
@@ -33,22 +30,7 @@ PREFLIGHT = [
 
 
 def cli(sandbox, *args, timeout=240):
-    env = {
-        **os.environ,
-        "BREVO_API_KEY": sandbox.api_key,
-        "BREVO_BASE_URL": sandbox.url,
-        "BREVO_OTHER_PER_HOUR": "100000",
-        "BREVO_POLL_INTERVAL_S": "0.1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "etl.cli", "import", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_import(sandbox, *args, timeout=timeout)
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -12,8 +15,29 @@ from typing import Any
 import pyarrow.parquet as pq
 import requests
 
+ROOT = Path(__file__).resolve().parents[2]
 IMPORT_PATH = "/v3/contacts/import"
 EXPORT_PATH = "/v3/contacts/export"
+
+
+def run_import(sandbox: Any, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``contacts-etl import ARGS`` in a subprocess against the sandbox (fast polling)."""
+    env = {
+        **os.environ,
+        "BREVO_API_KEY": sandbox.api_key,
+        "BREVO_BASE_URL": sandbox.url,
+        "BREVO_OTHER_PER_HOUR": "100000",
+        "BREVO_POLL_INTERVAL_S": "0.1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "etl.cli", "import", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def api(sandbox: Any, method: str, path: str, **kw: Any) -> requests.Response:

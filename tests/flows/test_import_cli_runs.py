@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.faults._support import seed_account
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.faults._support import run_import, seed_account
 
 
 def cli(sandbox, tmp_path, *args):
-    env = {
-        **os.environ,
-        "BREVO_API_KEY": sandbox.api_key,
-        "BREVO_BASE_URL": sandbox.url,
-        "BREVO_OTHER_PER_HOUR": "100000",
-        "BREVO_POLL_INTERVAL_S": "0.1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "etl.cli", "import", *args, "--state-dir", str(tmp_path / "s")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_import(sandbox, *args, "--state-dir", str(tmp_path / "s"))
 
 
 def test_the_console_never_shows_a_refused_or_earlier_row_as_sent(sandbox, tmp_path):
