@@ -45,6 +45,13 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def unneutralise(cell: str) -> str:
+    """The value :func:`neutralise` wrote as ``cell`` (a leading ``'`` is removed only where
+    neutralise added it)."""
+    rest = cell[1:]
+    return rest if cell.startswith("'") and rest.startswith(_FORMULA_START) else cell
+
+
 class RejectsWriter:
     """Append rejected rows and dropped values to a CSV file, flushing after each write."""
 

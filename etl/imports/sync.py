@@ -31,6 +31,7 @@ from etl.imports.dedupe import hash_identifiers
 from etl.imports.options import ImportOptions
 from etl.imports.plan import ImportPlan
 from etl.imports.prepare import PreparedImport
+from etl.imports.rejects import unneutralise
 from etl.imports.runs import AccountScope
 from etl.imports.snapshot import (
     Snapshot,
@@ -110,7 +111,7 @@ def refused_identifiers(outcomes: Iterable[ChunkOutcome]) -> tuple[np.ndarray, b
             with Path(part).open(encoding="utf-8", newline="") as f:
                 for row in csv.reader(f):
                     if len(row) > 2 and row[2]:
-                        names.append(row[2].removeprefix("'").strip().lower())
+                        names.append(unneutralise(row[2]).strip().lower())
                         named += 1
         if refused > named:
             unnamed = True

@@ -26,7 +26,7 @@ from etl.exports.run import fetch_date_settings
 from etl.imports.body import parse_body
 from etl.imports.normalise import AttributeSpec, spec_for
 from etl.imports.prepare import ChunkFile
-from etl.imports.rejects import neutralise
+from etl.imports.rejects import neutralise, unneutralise
 from etl.verify.compare import DateSettingsSource, same, show, wire_value
 from etl.verify.held import (
     LIST_IDS,
@@ -554,7 +554,7 @@ def not_landed_identifiers(result: VerifyResult, repaired: RepairResult | None =
     differing: set[str] = set()
     with result.outcomes_path.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
-            ident = row["identifier"].removeprefix("'")
+            ident = unneutralise(row["identifier"])
             if row["outcome"] == "missing":
                 missing.add(ident)
             elif row["outcome"] == "differs":

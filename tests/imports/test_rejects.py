@@ -11,7 +11,7 @@ from etl.brevo.models import Attribute
 from etl.imports.csv import STR_DTYPE, RawBatch
 from etl.imports.mapping import map_columns
 from etl.imports.normalise import NormaliseOptions, build_specs, normalise_batch
-from etl.imports.rejects import COLUMNS, RejectsWriter, neutralise, read_rejects
+from etl.imports.rejects import COLUMNS, RejectsWriter, neutralise, read_rejects, unneutralise
 
 
 def normalised(rows, *, malformed=(), drop=False):
@@ -132,3 +132,9 @@ def test_huge_original_values_are_truncated_with_a_marker(tmp_path):
     assert json.loads(second["original"])["Notes"] == "short"
     assert "truncated" not in second["message"]
     assert path.stat().st_size < 2 * MAX_CELL_CHARS
+
+
+def test_unneutralise_undoes_neutralise_only():
+    for value in ("=1+1", "+33612345678", "-x", "@a", "'quoted@example.com", "plain", "''", ""):
+        assert unneutralise(neutralise(value)) == value
+    assert unneutralise("'o'brien@example.com") == "'o'brien@example.com"
