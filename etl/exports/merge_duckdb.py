@@ -335,25 +335,16 @@ def _memory_merge(
     streams: list[Callable[[], Iterator[pa.RecordBatch]]] = [unique_stream]
     if groups:
         streams.append(repeated_stream)
-    result = MergeResult(
-        schema=layout.schema,
-        streams=streams,
-        rows_per_source=dict(tracker.rows_read),
-        merged_rows=total - repeated + groups,
-        folded_rows=repeated - groups,
-        strategy="duckdb",
+    return _grouped_result(
+        streams,
+        tracker,
         layout=layout,
-        complete=True,
         settings=settings,
+        total=total,
+        repeated=repeated,
+        groups=groups,
+        cleanup=held.clear,
     )
-
-    def finish() -> None:
-        result.max_modified = tracker.max_modified
-        note_day_only(result, tracker)
-
-    result._finish = finish
-    result._cleanup = held.clear
-    return result
 
 
 def duckdb_merge(
@@ -472,12 +463,37 @@ def duckdb_merge(
     streams = [make_stream(unique_query, fold=False)]
     if groups:
         streams.append(make_stream(repeated_query, fold=True))
+    return _grouped_result(
+        streams,
+        tracker,
+        layout=layout,
+        settings=settings,
+        total=total,
+        repeated=int(repeated),
+        groups=int(groups),
+        cleanup=cleanup,
+    )
+
+
+def _grouped_result(
+    streams: list[Callable[[], Iterator[pa.RecordBatch]]],
+    tracker: MergeTracker,
+    *,
+    layout: ExportLayout,
+    settings: ParseSettings,
+    total: int,
+    repeated: int,
+    groups: int,
+    cleanup: Callable[[], None],
+) -> MergeResult:
+    """The result of a grouping merge (in memory or DuckDB): the unique rows' stream, the
+    folded groups' stream, and the counts; the tracker fills in the rest once both ran."""
     result = MergeResult(
         schema=layout.schema,
         streams=streams,
         rows_per_source=dict(tracker.rows_read),
-        merged_rows=total - int(repeated) + int(groups),
-        folded_rows=int(repeated) - int(groups),
+        merged_rows=total - repeated + groups,
+        folded_rows=repeated - groups,
         strategy="duckdb",
         layout=layout,
         complete=True,
