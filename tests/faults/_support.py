@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,24 @@ IMPORT_PATH = "/v3/contacts/import"
 EXPORT_PATH = "/v3/contacts/export"
 
 
-def run_import(sandbox: Any, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """``contacts-etl import ARGS`` in a subprocess against the sandbox (fast polling)."""
-    env = {
+def sandbox_env(sandbox: Any, **extra: str) -> dict[str, str]:
+    """The environment of a ``contacts-etl`` subprocess against the sandbox (fast polling)."""
+    return {
         **os.environ,
         "BREVO_API_KEY": sandbox.api_key,
         "BREVO_BASE_URL": sandbox.url,
         "BREVO_OTHER_PER_HOUR": "100000",
         "BREVO_POLL_INTERVAL_S": "0.1",
+        **extra,
     }
+
+
+def run_cli(
+    args: Sequence[str], env: dict[str, str], *, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``contacts-etl ARGS`` in a subprocess, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "etl.cli", "import", *args],
+        [sys.executable, "-m", "etl.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -38,6 +46,11 @@ def run_import(sandbox: Any, *args: str, timeout: float = 240) -> subprocess.Com
         timeout=timeout,
         check=False,
     )
+
+
+def run_import(sandbox: Any, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``contacts-etl import ARGS`` in a subprocess against the sandbox."""
+    return run_cli(["import", *args], sandbox_env(sandbox), timeout=timeout)
 
 
 def api(sandbox: Any, method: str, path: str, **kw: Any) -> requests.Response:

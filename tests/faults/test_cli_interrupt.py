@@ -27,7 +27,9 @@ from ._support import (
     assert_partitions_complete,
     expected_emails,
     processed,
+    run_cli,
     sandbox_emails,
+    sandbox_env,
     write_people,
 )
 
@@ -39,13 +41,7 @@ STOP_BOUND_S = 30  # a hang detector only: the CLI stops within STOP_WITHIN_S (5
 def cli_env(sandbox, *, tracked: bool) -> dict[str, str]:
     import prefect.settings
 
-    env = {
-        **os.environ,
-        "BREVO_API_KEY": sandbox.api_key,
-        "BREVO_BASE_URL": sandbox.url,
-        "BREVO_OTHER_PER_HOUR": "100000",
-        "BREVO_POLL_INTERVAL_S": "0.1",
-    }
+    env = sandbox_env(sandbox)
     env.pop("PREFECT_API_URL", None)
     if tracked:
         env["PREFECT_API_URL"] = str(prefect.settings.PREFECT_API_URL.value())
@@ -133,15 +129,7 @@ def test_ctrl_c_while_an_import_waits_then_the_same_command_resumes(account, tmp
     assert took < STOP_BOUND_S
 
     sandbox.configure(process_stall=False)
-    again = subprocess.run(
-        [sys.executable, "-m", "etl.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    again = run_cli(args, env)
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     assert report["run_action"] == "resumed"
@@ -181,15 +169,7 @@ def test_ctrl_c_while_an_export_waits_is_one_line_and_leaves_no_partition(accoun
     assert not list(out_dir.glob("contacts/export_date=*/run=*"))
 
     sandbox.configure(process_stall=False)
-    again = subprocess.run(
-        [sys.executable, "-m", "etl.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    again = run_cli(args, env)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["merged_rows"] == 3
     seen = assert_partitions_complete(out_dir)

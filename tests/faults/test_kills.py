@@ -32,6 +32,7 @@ from ._support import (
     processed,
     processes,
     sandbox_emails,
+    sandbox_env,
     write_people,
 )
 
@@ -42,17 +43,9 @@ ROWS = 40
 def cli_env(sandbox, **extra):
     import prefect.settings
 
-    env = {
-        **os.environ,
-        "BREVO_API_KEY": sandbox.api_key,
-        "BREVO_BASE_URL": sandbox.url,
-        "BREVO_OTHER_PER_HOUR": "100000",
-        "BREVO_POLL_INTERVAL_S": "0.1",
-        # Talk to the test harness's Prefect API instead of starting an ephemeral server.
-        "PREFECT_API_URL": str(prefect.settings.PREFECT_API_URL.value()),
-        **extra,
-    }
-    return env
+    # Talk to the test harness's Prefect API instead of starting an ephemeral server.
+    api_url = str(prefect.settings.PREFECT_API_URL.value())
+    return sandbox_env(sandbox, PREFECT_API_URL=api_url, **extra)
 
 
 def start(args, env, *, probe: Path | None = None):
