@@ -125,7 +125,7 @@ def check_previous(
     return imports.check_previous(client, scope, target.list_ids, plan, options)
 
 
-@task(cache_policy=NO_CACHE)
+@brevo_task()
 def unlink_from_lists(
     client: BrevoClient, ledger: Ledger, plan: UnlinkPlan, target: Target, path: Path
 ) -> UnlinkResult:

@@ -4,9 +4,10 @@ Contacts are unlinked (``POST /contacts/lists/{id}/contacts/remove``), never del
 of at most 150 identifiers, each recorded in the account's ledger when done: a resumed run
 skips the batches it already unlinked. Unlinking is idempotent on Brevo's side (a contact not in
 the list stays out of it), so a batch whose answer was lost (a reset, a timeout, a 5xx after the
-body went out) is sent again, by the client's own retries or here. The answer to a resend cannot
-tell "unlinked by the lost call" from "was not in the list": such contacts are ``not_in_list``
-(off the list either way), or ``unlinked_answer_lost`` when this module saw the loss itself.
+body went out) is sent again by the client's own retries (``etl.brevo.retry.is_idempotent``
+counts it retry-safe), then by the flow's task retries. The answer to a resend cannot tell
+"unlinked by the lost call" from "was not in the list": such contacts are ``not_in_list`` (off
+the list either way).
 
 Contacts known by SMS only are looked up (``GET /contacts/{sms}?identifierType=phone_id``) and
 unlinked by id.
@@ -16,31 +17,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from etl.brevo.client import BrevoClient
-from etl.brevo.errors import (
-    BrevoBadRequest,
-    BrevoNotFound,
-    BrevoServerError,
-    BrevoTransportError,
-    SubmissionUncertain,
-)
+from etl.brevo.errors import BrevoBadRequest, BrevoNotFound
 from etl.imports.ledger import Ledger
 from etl.imports.options import Progress, no_progress
 
-logger = logging.getLogger(__name__)
-
 BATCH = 150
 """Brevo's maximum of identifiers per call."""
-ATTEMPTS = 4
 
 UnlinkOutcome = str
-"""``unlinked``, ``not_in_list``, ``unlinked_answer_lost`` or ``no_such_contact``."""
+"""``unlinked``, ``not_in_list`` or ``no_such_contact``."""
 
 
 @dataclass
@@ -54,7 +44,7 @@ class UnlinkResult:
     @property
     def unlinked(self) -> int:
         """Contacts taken off a list by this run (answers lost included)."""
-        return sum(1 for _, _, o in self.rows if o in ("unlinked", "unlinked_answer_lost"))
+        return sum(1 for _, _, o in self.rows if o == "unlinked")
 
     @property
     def not_in_list(self) -> int:
@@ -73,7 +63,6 @@ def unlink_contacts(
     list_ids: Sequence[int],
     *,
     progress: Progress = no_progress,
-    sleep: float = 1.0,
 ) -> UnlinkResult:
     """Unlink ``identifiers`` (e-mails or E.164 numbers) from every list in ``list_ids``."""
     result = UnlinkResult()
@@ -99,7 +88,7 @@ def unlink_contacts(
                 part = values[start : start + BATCH]
                 batch_no += 1
                 names = [id_names[int(str(v))] if kind == "ids" else str(v) for v in part]
-                outcomes = _one_batch(client, ledger, list_id, batch_no, kind, part, result, sleep)
+                outcomes = _one_batch(client, ledger, list_id, batch_no, kind, part, result)
                 result.rows += [(n, list_id, o) for n, o in zip(names, outcomes, strict=True)]
                 done += len(part)
                 progress("unlink", done, total)
@@ -114,51 +103,36 @@ def _one_batch(
     kind: str,
     part: Sequence[object],
     result: UnlinkResult,
-    sleep: float,
 ) -> list[UnlinkOutcome]:
     sha = _sha([kind, *part])
     if ledger.unlink_done(list_id, batch_no, sha) is not None:
         result.batches_skipped += 1
         return ["unlinked"] * len(part)
-    lost = False
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            if kind == "emails":
-                answer = client.remove_contacts_from_list(list_id, emails=[str(p) for p in part])
-            else:
-                answer = client.remove_contacts_from_list(list_id, ids=[int(str(p)) for p in part])
-            succeeded = {str(s).lower() for s in answer.success}
-            break
-        except (SubmissionUncertain, BrevoTransportError, BrevoServerError) as exc:
-            # Removing is idempotent: sending the batch again cannot unlink anyone twice.
-            lost = True
-            if attempt == ATTEMPTS:
-                raise
-            logger.warning(
-                "unlink batch %d of list %d: %s; sending it again", batch_no, list_id, exc
-            )
-            time.sleep(sleep * attempt)
-        except BrevoBadRequest as exc:
-            # Brevo has been seen to answer 400 ("already removed from list and/or does not
-            # exist") when no contact of the batch is in the list.
-            text = str(exc).lower()
-            if "removed" in text or "not exist" in text:
-                succeeded = set()
-                break
-            raise
-    outcomes: list[UnlinkOutcome] = []
-    for value in part:
-        hit = str(value).lower() in succeeded
-        if hit:
-            outcomes.append("unlinked")
+    # Removing is retry-safe (etl.brevo.retry.is_idempotent): the client itself resends a
+    # batch whose answer was lost; when it gives up, the run fails with the batch unrecorded
+    # and the flow's task retries (or a re-run) send it again.
+    try:
+        if kind == "emails":
+            answer = client.remove_contacts_from_list(list_id, emails=[str(p) for p in part])
         else:
-            outcomes.append("unlinked_answer_lost" if lost else "not_in_list")
+            answer = client.remove_contacts_from_list(list_id, ids=[int(str(p)) for p in part])
+        succeeded = {str(s).lower() for s in answer.success}
+    except BrevoBadRequest as exc:
+        # Brevo has been seen to answer 400 ("already removed from list and/or does not
+        # exist") when no contact of the batch is in the list.
+        text = str(exc).lower()
+        if "removed" not in text and "not exist" not in text:
+            raise
+        succeeded = set()
+    outcomes: list[UnlinkOutcome] = [
+        "unlinked" if str(value).lower() in succeeded else "not_in_list" for value in part
+    ]
     ledger.record_unlink(
         list_id,
         batch_no,
         sha,
         size=len(part),
-        unlinked=sum(1 for o in outcomes if o != "not_in_list"),
+        unlinked=sum(1 for o in outcomes if o == "unlinked"),
         missing=sum(1 for o in outcomes if o == "not_in_list"),
     )
     return outcomes
