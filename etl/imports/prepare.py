@@ -374,7 +374,11 @@ def finish_prepare(
     winner_of = decide_duplicates_in_file(keys, options.keep)
     winner_pos = winner_of.winner_positions()
     winner_lines = read_at(keys.line_path, winner_pos, KEY_DTYPE["line"])
-    keys.unlink()
+    keys.line_path.unlink(missing_ok=True)
+    # A run that keeps a snapshot reads each batch's identifier hashes back from the hash
+    # file (pass 1 computed them) instead of hashing the identifiers again.
+    if not options.keeps_snapshot:
+        keys.unlink()
     release_memory()
     starts = np.cumsum([0] + [st.kept_rows for st in stages])
     file_names = [str(f.path) for f in plan.files]
@@ -432,6 +436,7 @@ def finish_prepare(
                 for i in range(reader.num_record_batches):
                     frame = reader.get_batch(i).to_pandas()
                     n = len(frame)
+                    batch_start = seq
                     positions = winner_of.losers_in(seq, seq + n)
                     keep_mask = np.ones(n, dtype=bool)
                     keep_mask[positions - seq] = False
@@ -450,7 +455,12 @@ def finish_prepare(
                         continue
                     ids = values = None
                     if snapshot is not None:
-                        ids = hash_identifiers(sent[IDENTIFIER])
+                        ids = np.fromfile(
+                            keys.hash_path,
+                            dtype=KEY_DTYPE["hash"],
+                            count=n,
+                            offset=batch_start * KEY_DTYPE["hash"].itemsize,
+                        )[keep_mask]
                         values = value_hashes(sent, columns)
                         same = unchanged_mask(compare, ids, values)
                         if same.any():
@@ -482,6 +492,7 @@ def finish_prepare(
             spill_path.unlink()
         if builder is not None and (last := builder.flush()) is not None:
             emit(last)
+    keys.unlink()
     validation.flush()
     rejects_by_reason = dict(sorted(reasons.items()))
 
