@@ -23,7 +23,7 @@ from etl.imports.options import ImportOptions
 from etl.imports.outcomes import REFUSALS_HEADER, account_for_chunk, apply_false_booleans
 from etl.imports.prepare import ChunkFile
 from etl.imports.reconcile import reconcile_uncertain
-from etl.imports.rejects import neutralise
+from etl.imports.rejects import neutralise, unneutralise
 from etl.imports.target import Target, chunk_key
 
 ChunkAction = Literal["submitted", "skipped_completed", "resumed", "reconciled"]
@@ -241,6 +241,17 @@ def _write_refusals(path: Path, index: int, rows: Sequence[tuple[str, str, str]]
         for kind, ident, row in rows:
             writer.writerow([index, kind, neutralise(ident), neutralise(row)])
     tmp.replace(path)
+
+
+def read_refused_identifiers(path: Path) -> list[str]:
+    """The identifiers of one chunk's refusal part (as :func:`_write_refusals` wrote them)."""
+    column = REFUSALS_HEADER.index("identifier")
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [
+            unneutralise(row[column])
+            for row in csv.reader(handle)
+            if len(row) > column and row[column]
+        ]
 
 
 def write_refusals_file(outcomes: Sequence[ChunkOutcome], dest: Path) -> int:

@@ -15,7 +15,6 @@ The steps the import flow adds for ``--changed-only`` and ``--unlink-missing`` (
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from etl.imports.dedupe import hash_identifiers
 from etl.imports.options import ImportOptions
 from etl.imports.plan import ImportPlan
 from etl.imports.prepare import PreparedImport
-from etl.imports.rejects import unneutralise
 from etl.imports.runs import AccountScope
 from etl.imports.snapshot import (
     Snapshot,
@@ -43,7 +41,7 @@ from etl.imports.snapshot import (
     snapshot_basis,
     snapshot_root,
 )
-from etl.imports.submit import ChunkOutcome
+from etl.imports.submit import ChunkOutcome, read_refused_identifiers
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +103,10 @@ def refused_identifiers(outcomes: Iterable[ChunkOutcome]) -> tuple[np.ndarray, b
     for outcome in outcomes:
         info = outcome.info or {}
         refused = int(info.get("refused") or 0)
-        named = 0
         part = info.get("refusals_part")
-        if part and Path(part).exists():
-            with Path(part).open(encoding="utf-8", newline="") as f:
-                for row in csv.reader(f):
-                    if len(row) > 2 and row[2]:
-                        names.append(unneutralise(row[2]).strip().lower())
-                        named += 1
-        if refused > named:
+        found = read_refused_identifiers(Path(part)) if part and Path(part).exists() else []
+        names += [n.strip().lower() for n in found]
+        if refused > len(found):
             unnamed = True
     return siphash_list(names), unnamed
 

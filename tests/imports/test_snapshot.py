@@ -134,3 +134,25 @@ def test_a_pointer_without_its_files_is_ignored(tmp_path):
     snapshot, _ = commit(tmp_path, frame(3))
     (snapshot.folder / "ids.u64").unlink()
     assert load_snapshot(tmp_path / "snap") is None
+
+
+def test_refused_identifiers_read_back_what_the_refusals_part_holds(tmp_path):
+    from etl.imports.submit import ChunkOutcome, _write_refusals
+    from etl.imports.sync import refused_identifiers, siphash_list
+
+    part = tmp_path / "chunk-00001.csv"
+    _write_refusals(part, 1, [("a", "=X@example.com", "r1"), ("b", "b@example.com", "r2")])
+    outcome = ChunkOutcome(
+        index=1,
+        rows=5,
+        bytes=1,
+        sha256="s",
+        chunk_key="k",
+        status="completed",
+        info={"refused": 2, "refusals_part": str(part)},
+    )
+    hashes, unnamed = refused_identifiers([outcome])
+    assert hashes.tolist() == siphash_list(["=x@example.com", "b@example.com"]).tolist()
+    assert not unnamed
+    outcome.info = {"refused": 3, "refusals_part": str(part)}
+    assert refused_identifiers([outcome])[1]  # one refused row not named: unnamed
