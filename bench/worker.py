@@ -54,6 +54,62 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class TreeMemory:
+    """The peak resident memory of this process and its children together, sampled.
+
+    The import's worker processes (``etl.imports.workers``) peak while files are normalised,
+    this process mostly later: the sum of each one's own peak would count memory never held
+    at once. A thread adds up ``VmRSS`` of this process and its children every
+    :attr:`interval` seconds; a peak shorter than that can be missed, so the result is never
+    below this process's own ``VmHWM``.
+    """
+
+    interval = 0.05
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, peak_rss_mb())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mb = max(self.peak_mb, sum(_rss_mb(pid) for pid in _tree(os.getpid())))
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc/PID/task/TID/children``)."""
+    found = [pid]
+    for parent in found:
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                found.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 # ---------------------------------------------------------------------------- attribute lists
 
 
@@ -741,6 +797,12 @@ TASKS: dict[str, tuple[Callable[[], None], Task]] = {
 }
 
 
+def _worker_usage() -> list[Any]:
+    """The import's worker processes this run used (``etl.imports.workers``), if loaded."""
+    module = sys.modules.get("etl.imports.workers")
+    return list(module.worker_usage().values()) if module is not None else []
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one task and print its JSON result as the last line of stdout."""
     args = sys.argv[1:] if argv is None else argv
@@ -756,13 +818,23 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{args[0]}-", dir=params.get("tmp_dir")))
     cpu_started = time.process_time()
     try:
-        result = task(params, tmp)
+        with TreeMemory() as memory:
+            result = task(params, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    # CPU time of this process, every thread (not of child processes), over the whole task:
-    # less sensitive than wall time to other work on a shared machine; no target uses it.
-    result.setdefault("cpu_seconds", time.process_time() - cpu_started)
-    result.setdefault("peak_rss_mb", peak_rss_mb())
+    # CPU time of this process, every thread, and of the import's worker processes, over the
+    # whole task: less sensitive than wall time to other work on a shared machine; no target
+    # uses it. Peak memory: of this process and its workers together (see TreeMemory; library
+    # pages the processes share are counted once per process, an upper bound).
+    workers = _worker_usage()
+    result.setdefault(
+        "cpu_seconds",
+        time.process_time() - cpu_started + sum(w.cpu_seconds for w in workers),
+    )
+    result.setdefault("peak_rss_mb", memory.peak_mb)
+    if workers:
+        result["worker_processes"] = len(workers)
+        result["own_peak_rss_mb"] = peak_rss_mb()
     result["rss_after_imports_mb"] = after_imports
     result["import_seconds"] = import_seconds
     print(json.dumps(result), flush=True)

@@ -484,6 +484,7 @@ def import_options(parameters: Mapping[str, Any]) -> ImportOptions:
         disable_notification=p["disable_notification"],
         notify_url=p["notify_url"],
         batch_rows=p["batch_rows"],
+        workers=p["workers"],
         wait_timeout_s=p["wait_timeout_s"],
         state_dir=Path(p["state_dir"]),
         # Each run gets its own report and rejects file unless told otherwise: a later run
@@ -533,6 +534,7 @@ def import_contacts(
     wait_timeout_s: float = 3600.0,
     state_dir: str = str(DEFAULT_STATE_DIR),
     batch_rows: int = 200_000,
+    workers: int | None = None,
     secret_block: str | None = DEFAULT_SECRET_BLOCK,
     credentials_block: str | None = None,
     base_url: str | None = None,
@@ -590,6 +592,8 @@ def import_contacts(
         wait_timeout_s: Seconds to wait for each import process.
         state_dir: Ledgers (one per Brevo account, under accounts/) and work files.
         batch_rows: Rows read and normalised per batch.
+        workers: Processes normalising the batches of files of over 100,000 rows (default:
+            CONTACTS_ETL_WORKERS, else one per CPU, at most 4; 0: none). Same results.
         secret_block: Prefect Secret block holding the API key, used when BREVO_API_KEY is
             not set.
         credentials_block: A BrevoCredentials block (key, base URL, rate-limit tier); wins

@@ -52,6 +52,10 @@ class ImportOptions:
     # GX has a fixed cost per validation call (~0.15 s): large batches amortise it; memory
     # stays bounded by the batch, not the file.
     batch_rows: int = 200_000
+    workers: int | None = None
+    """Processes normalising the batches of a file of more than one batch, beside the run's
+    own (:mod:`etl.imports.workers`); None: ``$CONTACTS_ETL_WORKERS``, else one fewer than the
+    CPUs (at least 1, at most 4); 0: none. Results do not depend on it."""
     wait_timeout_s: float = 3600.0
     state_dir: Path = DEFAULT_STATE_DIR
     report_path: Path | None = None
@@ -111,6 +115,8 @@ class ImportOptions:
             raise InputError(
                 f"--max-unlink must be a share like 5% or a count like 200, not {self.max_unlink!r}"
             )
+        if self.workers is not None and self.workers < 0:
+            raise InputError("--workers must be 0 or more")
         if self.repair and not self.verify:
             raise InputError("--repair needs --verify (it re-applies what verification found)")
         if self.repair and not self.update_existing:

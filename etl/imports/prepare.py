@@ -17,10 +17,10 @@ import ctypes.util
 import re
 import shutil
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import cast
 
@@ -39,10 +39,18 @@ from etl.imports.dedupe import (
     hash_identifiers,
     read_at,
 )
-from etl.imports.normalise import IDENTIFIER, LINE, NormalisedBatch, normalise_batch
+from etl.imports.mapping import ColumnMapping
+from etl.imports.normalise import (
+    IDENTIFIER,
+    LINE,
+    AttributeSpec,
+    NormalisedBatch,
+    NormaliseOptions,
+    normalise_batch,
+)
 from etl.imports.options import ImportOptions, Progress, no_progress
 from etl.imports.plan import ImportPlan
-from etl.imports.rejects import RejectsWriter
+from etl.imports.rejects import RejectsWriter, render_dropped, render_rejected
 from etl.imports.snapshot import (
     PendingSnapshot,
     Snapshot,
@@ -52,6 +60,12 @@ from etl.imports.snapshot import (
 )
 from etl.imports.spill import duplicate_rejects, originals, raw_rows, spill_table
 from etl.imports.validate import ValidationReport, merge_reports, validator_for
+from etl.imports.workers import ordered_map, resolve_workers
+
+WORKER_MIN_ROWS = 100_000
+"""Files of fewer rows are normalised in the run's own process (see :mod:`etl.imports.workers`)."""
+WORKER_BATCH_ROWS = 50_000
+"""Rows a batch holds when worker processes normalise (at most ``batch_rows``)."""
 
 
 @dataclass
@@ -172,37 +186,46 @@ def normalise_file(
     ):
         protect_file = stack.enter_context(protect_path.open("wb")) if protect_path else None
         try:
-            for batch in iter_csv_batches(planned.path, planned.fmt, batch_rows=options.batch_rows):
-                account.rows_read += len(batch.rows) + len(batch.malformed)
-                result = normalise_batch(batch, planned.mapping, plan.specs, norm_options)
-                reassigned += result.phones_reassigned
-                if protect_file is not None:
-                    protect_file.write(_protected_hashes(result, batch).tobytes())
-                if len(result.rejected):
-                    rejects.write(str(planned.path), result.rejected)
-                    reasons.update(result.rejected["reason"].astype(str))
-                    account.rows_rejected += len(result.rejected)
-                if len(result.dropped):
-                    dropped += len(result.dropped)
-                    rejects.write_dropped(str(planned.path), result.dropped)
-                kept = result.contacts
-                if len(kept):
-                    raw = raw_rows(batch, kept[LINE].to_numpy(dtype=np.int64))
-                    table = spill_table(kept, raw, columns)
+            work = partial(
+                _pass_one,
+                source_file=str(planned.path),
+                mapping=planned.mapping,
+                specs=plan.specs,
+                options=norm_options,
+                columns=tuple(columns),
+                track=track,
+            )
+            # A small file is normalised here: workers would only add their start-up. With
+            # workers, batches are smaller, so that a file of a few batches keeps them all busy.
+            workers = resolve_workers(options.workers) if expected > WORKER_MIN_ROWS else 0
+            batch_rows = (
+                min(options.batch_rows, WORKER_BATCH_ROWS) if workers else options.batch_rows
+            )
+            batches = iter_csv_batches(planned.path, planned.fmt, batch_rows=batch_rows)
+            for out in ordered_map(work, batches, workers=workers):
+                account.rows_read += out.rows_read
+                reassigned += out.phones_reassigned
+                if protect_file is not None and out.protect is not None:
+                    protect_file.write(out.protect.tobytes())
+                rejects.write_rendered(out.rejects, by_reason=out.reasons, dropped=out.dropped)
+                reasons.update(out.reasons)
+                account.rows_rejected += sum(out.reasons.values())
+                dropped += out.dropped
+                if out.kept is not None:
+                    spill, hashes, lines = out.kept
                     if writer is None:
-                        writer = ipc.new_file(spill_path, table.schema)
-                    writer.write_table(table)
-                    hashes = hash_identifiers(kept[IDENTIFIER])
+                        writer = ipc.new_file(spill_path, spill.schema)
+                    writer.write_table(spill)
                     hash_file.write(hashes.tobytes())
-                    line_file.write(kept[LINE].to_numpy(dtype=KEY_DTYPE["line"]).tobytes())
-                    kept_rows += len(kept)
-                    # Free this batch's spill before the next batch is read: held over, it
-                    # raised every batch's peak but a file's first by ~70-80 MiB at 200k rows.
-                    del raw, table, hashes
+                    line_file.write(lines.tobytes())
+                    kept_rows += spill.num_rows
+                    del spill, hashes, lines
                 # The total counts lines: a quoted newline or a footer make it a little high
                 # until the file ends, when it becomes the rows read.
                 progress("read", account.rows_read, max(expected, account.rows_read))
-                del batch, result, kept
+                # Free this batch's spill before the next batch is read: held over, it raised
+                # every batch's peak but a file's first by ~70-80 MiB at 200k rows.
+                del out
                 release_memory()
         finally:
             if writer is not None:
@@ -221,6 +244,52 @@ def normalise_file(
         phones_reassigned=reassigned,
         protect_path=protect_path,
     )
+
+
+@dataclass
+class _PassOne:
+    """What pass 1 keeps of one batch (made in a worker process, or here), ready to write."""
+
+    rows_read: int
+    reasons: dict[str, int]
+    """Rejected rows per reason."""
+    rejects: str
+    """The rejects-file records of the rejected rows and dropped values."""
+    dropped: int
+    phones_reassigned: int
+    protect: np.ndarray | None
+    kept: tuple[pa.Table, np.ndarray, np.ndarray] | None = None
+    """The kept rows' spill table, identifier hashes and lines."""
+
+
+def _pass_one(
+    batch: RawBatch,
+    *,
+    source_file: str,
+    mapping: ColumnMapping,
+    specs: Mapping[str, AttributeSpec],
+    options: NormaliseOptions,
+    columns: tuple[str, ...],
+    track: bool,
+) -> _PassOne:
+    """Normalise one batch and make everything pass 1 writes of it (spill table, identifier
+    hashes and lines, rejects records); a module-level function, so workers can run it."""
+    result = normalise_batch(batch, mapping, specs, options)
+    rejected_text, reasons = render_rejected(source_file, result.rejected)
+    out = _PassOne(
+        rows_read=len(batch.rows) + len(batch.malformed),
+        reasons=reasons,
+        rejects=rejected_text + render_dropped(source_file, result.dropped),
+        dropped=len(result.dropped),
+        phones_reassigned=result.phones_reassigned,
+        protect=_protected_hashes(result, batch) if track else None,
+    )
+    kept = result.contacts
+    if len(kept):
+        lines = kept[LINE].to_numpy(dtype=KEY_DTYPE["line"])
+        spill = spill_table(kept, raw_rows(batch, lines.astype(np.int64)), columns)
+        out.kept = (spill, hash_identifiers(kept[IDENTIFIER]), lines)
+    return out
 
 
 class _SentValidation:

@@ -78,85 +78,31 @@ class RejectsWriter:
         """Write rejected rows (``NormalisedBatch.rejected`` or ``ChunkBuilder.pop_rejected()``).
 
         Columns other than ``_line``, ``reason``, ``message`` and ``raw`` are original values.
-        Vectorised (Arrow kernels, no per-row Python): a batch of bad input can hold a great
-        many rejected rows.
         """
         if rejected is None or len(rejected) == 0:
             return
-        frame = rejected.reset_index(drop=True)
-        n = len(frame)
-        reasons = _text(frame, REASON)
-        raws = _text(frame, RAW)
-        truncated: dict[str, np.ndarray] = {}
-        raws, cut = _truncate(raws)
-        if cut is not None:
-            truncated["(raw record)"] = cut
-        # Keyed by source header; a later column of the same name wins, as in a dict.
-        originals = {_source_name(c): c for c in frame.columns if c not in REJECT_META}
-        if originals:
-            values = {}
-            for name, column in originals.items():
-                values[name], cut = _truncate(_text(frame, column))
-                if cut is not None:
-                    truncated[name] = cut
-            original = _json_objects(values)
-            # A row that could not be split into fields has only its raw text.
-            blank = np.ones(n, dtype=bool)
-            for column in values.values():
-                blank &= _np_bool(pc.equal(column, ""))
-            raw_only = blank & ~_np_bool(pc.equal(raws, ""))
-            if raw_only.any():
-                original = pc.if_else(pa.array(raw_only), "", original)
-        else:
-            original = _repeat("", n)
-        messages = _text(frame, MESSAGE)
-        if truncated:
-            messages = _note_truncated(messages, truncated)
-        self._write_rows(
-            [
-                _repeat(neutralise(source_file), n),
-                _line_text(frame),
-                _repeat(REJECTED, n),
-                _neutralised(reasons),
-                _neutralised(messages),
-                original,
-                _neutralised(raws),
-            ]
-        )
-        for reason, count in zip(*_value_counts(reasons), strict=True):
-            self.by_reason[reason] = self.by_reason.get(reason, 0) + count
-        self.count += n
+        text, by_reason = render_rejected(source_file, rejected)
+        self.write_rendered(text, by_reason=by_reason)
 
     def write_dropped(self, source_file: str, dropped: pd.DataFrame) -> None:
         """Write the values ``--drop-invalid-values`` removed (``NormalisedBatch.dropped``)."""
         if dropped is None or len(dropped) == 0:
             return
-        frame = dropped.reset_index(drop=True)
-        n = len(frame)
-        attributes = _text(frame, ATTRIBUTE)
-        self._write_rows(
-            [
-                _repeat(neutralise(source_file), n),
-                _line_text(frame),
-                _repeat(DROPPED, n),
-                _neutralised(_text(frame, REASON)),
-                _neutralised(
-                    pc.binary_join_element_wise(
-                        attributes, " value dropped; the contact was sent without it", ""
-                    )
-                ),
-                _json_pairs(attributes, _text(frame, VALUE)),
-                _repeat("", n),
-            ]
-        )
-        self.dropped_count += n
+        self.write_rendered(render_dropped(source_file, dropped), dropped=len(dropped))
 
-    def _write_rows(self, fields: list[pa.Array]) -> None:
-        """One CSV record per row, quoted as ``csv.QUOTE_MINIMAL`` does; flushed."""
-        lines = pc.binary_join_element_wise(*(quote_fields(f, ",") for f in fields), ",")
-        self._file.write("\r\n".join(lines.to_pylist()))
-        self._file.write("\r\n")
+    def write_rendered(
+        self, text: str, *, by_reason: dict[str, int] | None = None, dropped: int = 0
+    ) -> None:
+        """Write records :func:`render_rejected` or :func:`render_dropped` made (in a worker
+        process, say), counting ``by_reason`` rejected rows and ``dropped`` values; flushed."""
+        if not text:
+            return
+        self._file.write(text)
         self._file.flush()
+        for reason, count in (by_reason or {}).items():
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + count
+            self.count += count
+        self.dropped_count += dropped
 
     def close(self) -> None:
         """Flush and close the file (idempotent)."""
@@ -174,6 +120,88 @@ class RejectsWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def render_rejected(source_file: str, rejected: pd.DataFrame) -> tuple[str, dict[str, int]]:
+    """The rejects-file records of rejected rows, and their count per reason.
+
+    Columns other than ``_line``, ``reason``, ``message`` and ``raw`` are original values.
+    Vectorised (Arrow kernels, no per-row Python): a batch of bad input can hold a great
+    many rejected rows.
+    """
+    if rejected is None or len(rejected) == 0:
+        return "", {}
+    frame = rejected.reset_index(drop=True)
+    n = len(frame)
+    reasons = _text(frame, REASON)
+    raws = _text(frame, RAW)
+    truncated: dict[str, np.ndarray] = {}
+    raws, cut = _truncate(raws)
+    if cut is not None:
+        truncated["(raw record)"] = cut
+    # Keyed by source header; a later column of the same name wins, as in a dict.
+    originals = {_source_name(c): c for c in frame.columns if c not in REJECT_META}
+    if originals:
+        values = {}
+        for name, column in originals.items():
+            values[name], cut = _truncate(_text(frame, column))
+            if cut is not None:
+                truncated[name] = cut
+        original = _json_objects(values)
+        # A row that could not be split into fields has only its raw text.
+        blank = np.ones(n, dtype=bool)
+        for column in values.values():
+            blank &= _np_bool(pc.equal(column, ""))
+        raw_only = blank & ~_np_bool(pc.equal(raws, ""))
+        if raw_only.any():
+            original = pc.if_else(pa.array(raw_only), "", original)
+    else:
+        original = _repeat("", n)
+    messages = _text(frame, MESSAGE)
+    if truncated:
+        messages = _note_truncated(messages, truncated)
+    text = _csv_records(
+        [
+            _repeat(neutralise(source_file), n),
+            _line_text(frame),
+            _repeat(REJECTED, n),
+            _neutralised(reasons),
+            _neutralised(messages),
+            original,
+            _neutralised(raws),
+        ]
+    )
+    return text, dict(zip(*_value_counts(reasons), strict=True))
+
+
+def render_dropped(source_file: str, dropped: pd.DataFrame) -> str:
+    """The rejects-file records of the values ``--drop-invalid-values`` removed."""
+    if dropped is None or len(dropped) == 0:
+        return ""
+    frame = dropped.reset_index(drop=True)
+    n = len(frame)
+    attributes = _text(frame, ATTRIBUTE)
+    return _csv_records(
+        [
+            _repeat(neutralise(source_file), n),
+            _line_text(frame),
+            _repeat(DROPPED, n),
+            _neutralised(_text(frame, REASON)),
+            _neutralised(
+                pc.binary_join_element_wise(
+                    attributes, " value dropped; the contact was sent without it", ""
+                )
+            ),
+            _json_pairs(attributes, _text(frame, VALUE)),
+            _repeat("", n),
+        ]
+    )
+
+
+def _csv_records(fields: list[pa.Array]) -> str:
+    """One CSV record per row, quoted as ``csv.QUOTE_MINIMAL`` does, each ending in CRLF."""
+    lines = pc.binary_join_element_wise(*(quote_fields(f, ",") for f in fields), ",")
+    return "\r\n".join(lines.to_pylist()) + "\r\n"
 
 
 def read_rejects(path: Path) -> list[dict[str, str]]:

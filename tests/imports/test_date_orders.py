@@ -82,10 +82,10 @@ def test_the_scan_answer_does_not_depend_on_its_batch_size(tmp_path, monkeypatch
     # batch (the scan reads small batches so a big file's first batch is not read whole).
     import etl.imports.plan as plan_module
 
-    rows = "".join(f"r{i}@x.io,03/02/2024\n" for i in range(2_500))
+    rows = "".join(f"r{i}@x.io,03/02/2024\n" for i in range(600))
     text = "Email,Birthday\n" + rows + "late@x.io,02/13/2024\n" + rows
     answers = set()
-    for scan_rows in (1, 7, 1_000, 10_000):
+    for scan_rows in (7, 250, 10_000):
         monkeypatch.setattr(plan_module, "SCAN_BATCH_ROWS", scan_rows)
         answers.add(plan(tmp_path, text).date_orders["BIRTHDAY"].describe(None))
-    assert answers == {"month-first (settled by 02/13/2024, f0.csv line 2502)"}
+    assert answers == {"month-first (settled by 02/13/2024, f0.csv line 602)"}

@@ -1,0 +1,299 @@
+"""Normalise the batches of a big file in worker processes, so an import uses more than one core.
+
+Normalising is Arrow kernels and Python (``phonenumbers``, ``email-validator``) that hold the
+GIL, so threads do not help; processes do. :func:`normalised_batches` keeps the file's order:
+batch *n* goes to worker *n mod workers* and results are read back in the same turn, so every
+output (spill, keys, rejects) is byte-identical to normalising in the calling process, which
+stays the reference path (used for files of one batch, and with ``workers=0``;
+``tests/imports/test_workers.py`` checks they agree).
+
+A worker is a ``python`` running :func:`serve`: a fresh interpreter that imports
+:mod:`etl.imports.normalise` only (about 0.7 s, overlapped with reading the first batch), then
+reads ``(work, batch)`` pickles on stdin and writes results on stdout. Not ``multiprocessing``:
+its ``fork`` would copy the locks of Prefect's threads, and its ``spawn`` and ``forkserver``
+re-import the caller's main module in every worker (the CLI, or Prefect's engine: seconds).
+Workers are kept for the next file of the process, never shared by two files at once (a file
+takes the idle ones, or starts new ones up to the limit), ignore Ctrl-C (the caller stops
+them), and exit when the caller closes their stdin or dies.
+
+Memory: each worker holds the batch it normalises (about the calling process's own per-batch
+working set); the caller holds at most ``workers + 1`` batches read ahead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar, cast
+
+from etl.errors import InputError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
+
+WORKERS_ENV = "CONTACTS_ETL_WORKERS"
+"""Environment variable: worker processes when the run does not say (``0``: none)."""
+
+MAX_AUTO_WORKERS = 4
+"""The most worker processes chosen on a many-core machine (each holds a batch in memory)."""
+
+B = TypeVar("B")
+R = TypeVar("R")
+
+_usage: dict[int, WorkerUsage] = {}
+_idle: list[_Worker] = []
+_lock = threading.Lock()
+
+
+def default_workers() -> int:
+    """Workers when the run does not say: ``$CONTACTS_ETL_WORKERS``, else as many as the CPUs
+    this process may use (the caller mostly waits for them; on 2 CPUs, 2 workers beat 1 by a
+    fifth on the 1M-row benchmark), at most :data:`MAX_AUTO_WORKERS`."""
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if text:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise InputError(f"{WORKERS_ENV} must be a whole number of processes, 0 or more")
+        return value
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_AUTO_WORKERS, cpus or 1))
+
+
+def resolve_workers(workers: int | None) -> int:
+    """The number of worker processes for a run's ``workers`` option (None: the default)."""
+    if workers is None:
+        return default_workers()
+    if workers < 0:
+        raise InputError("--workers must be 0 or more")
+    return workers
+
+
+def ordered_map(work: Callable[[B], R], items: Iterable[B], *, workers: int) -> Iterator[R]:
+    """``work(item)`` for every item, in order, run by ``workers`` processes (none: here).
+
+    ``work`` must be picklable (a module-level function or a ``functools.partial`` of one);
+    its exceptions are raised here, as they would be inline. The caller holds no item once it
+    is sent: at most ``workers`` items are with the workers and one more is read ahead.
+    """
+    if workers <= 0:
+        for item in items:
+            yield work(item)
+        return
+    team = _take(workers)
+    free = deque(team)
+    busy: deque[_Worker] = deque()
+    clean = False
+    try:
+        for item in items:
+            if free:
+                worker = free.popleft()
+                worker.send(work, item)
+                busy.append(worker)
+                continue
+            # Every worker is busy: this item was read while they worked. The oldest answer
+            # comes back, its worker gets this item, then the caller uses that answer while
+            # the workers go on.
+            worker = busy.popleft()
+            result = worker.receive()
+            worker.send(work, item)
+            busy.append(worker)
+            del item
+            yield result
+            del result
+        while busy:
+            yield busy.popleft().receive()
+        clean = True
+    finally:
+        # Workers with an answer still unread (an error, Ctrl-C, the caller stopped early)
+        # cannot serve another file: stop them.
+        _give_back(team, clean=clean)
+
+
+@dataclass(frozen=True)
+class WorkerUsage:
+    """What one worker process used, as of its last answer."""
+
+    peak_rss_mb: float
+    """Its peak resident memory (MiB)."""
+    cpu_seconds: float
+    """Its CPU time since it started."""
+
+
+def worker_usage() -> dict[int, WorkerUsage]:
+    """Every worker process this process used, by pid (the benchmarks add their memory and
+    CPU to the caller's own)."""
+    return dict(_usage)
+
+
+class _Worker:
+    """One worker process (:func:`serve`) and its pipes."""
+
+    def __init__(self) -> None:
+        # The caller's import path, so that the work's module imports there as here.
+        root = str(Path(__file__).resolve().parents[2])  # where the etl package lives
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([root, *(p for p in sys.path if p)]))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from etl.imports.workers import serve; serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self._in = cast(IO[bytes], self.process.stdin)
+        self._out = cast(IO[bytes], self.process.stdout)
+        for pipe in (self._in, self._out):
+            _widen(pipe)
+
+    def send(self, work: Callable[[Any], Any], batch: Any) -> None:
+        try:
+            pickle.dump((work, batch), self._in, protocol=pickle.HIGHEST_PROTOCOL)
+            self._in.flush()
+        except BrokenPipeError:
+            raise self._died() from None
+
+    def receive(self) -> Any:
+        try:
+            # Our own child's answer, over its private pipe: nothing untrusted is unpickled.
+            ok, value, pid, usage = pickle.load(self._out)  # noqa: S301
+        except (EOFError, pickle.UnpicklingError):
+            raise self._died() from None
+        _usage[pid] = usage
+        if not ok:
+            raise value
+        return value
+
+    def _died(self) -> RuntimeError:
+        code = self.process.wait()
+        return RuntimeError(
+            f"a worker process normalising batches stopped (exit code {code}); "
+            f"set {WORKERS_ENV}=0 to normalise in the run's own process"
+        )
+
+    def stop(self) -> None:
+        for pipe in (self._in, self._out):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+PIPE_BYTES = 1 << 20
+"""Pipe buffer asked for (Linux; 64 KiB by default): a batch crosses in fewer turns."""
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """Ask for a :data:`PIPE_BYTES` pipe buffer, where the system has ``F_SETPIPE_SZ``."""
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setpipe is None:
+        return
+    try:
+        fcntl.fcntl(pipe.fileno(), setpipe, PIPE_BYTES)
+    except OSError:  # above /proc/sys/fs/pipe-max-size: the default buffer does
+        pass
+
+
+def _take(workers: int) -> list[_Worker]:
+    with _lock:
+        team = [w for w in _idle[:workers] if w.alive()]
+        del _idle[:workers]
+    return team + [_Worker() for _ in range(workers - len(team))]
+
+
+def _give_back(team: list[_Worker], *, clean: bool) -> None:
+    if not clean:
+        for worker in team:
+            worker.stop()
+        return
+    with _lock:
+        _idle[:0] = [w for w in team if w.alive()]  # the last used first
+        # Kept for the next file, up to the default's number; the rest stop.
+        surplus = _idle[MAX_AUTO_WORKERS:]
+        del _idle[MAX_AUTO_WORKERS:]
+    for worker in surplus:
+        worker.stop()
+
+
+@atexit.register
+def _stop_idle() -> None:
+    with _lock:
+        team = list(_idle)
+        _idle.clear()
+    for worker in team:
+        worker.stop()
+
+
+def _used() -> WorkerUsage:
+    return WorkerUsage(_peak_rss_mb(), time.process_time())
+
+
+def _peak_rss_mb() -> float:
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def serve() -> None:
+    """A worker's loop: ``(work, batch)`` on stdin, ``(ok, result or exception, pid,
+    WorkerUsage)`` on stdout, until stdin closes."""
+    import etl.imports.normalise  # noqa: F401  (the work's module, imported once)
+    from etl.imports.prepare import release_memory
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not break the protocol
+    while True:
+        try:
+            work, batch = pickle.load(source)  # noqa: S301  (from the parent, see above)
+        except EOFError:
+            return
+        try:
+            result = work(batch)
+        except Exception as exc:  # raised in the caller, as inline
+            sink.write(_failure(exc))
+        else:
+            # Streamed: a copy of the answer as one bytes object would double the peak.
+            pickle.dump((True, result, os.getpid(), _used()), sink, pickle.HIGHEST_PROTOCOL)
+            del result
+        sink.flush()
+        del batch
+        release_memory()
+
+
+def _failure(exc: Exception) -> bytes:
+    try:
+        return pickle.dumps((False, exc, os.getpid(), _used()))
+    except Exception:  # an exception that does not pickle
+        error = RuntimeError(f"{type(exc).__name__}: {exc}")
+        return pickle.dumps((False, error, os.getpid(), _used()))
+
+
+if __name__ == "__main__":
+    serve()
