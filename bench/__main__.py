@@ -4,6 +4,9 @@ Every run of a pipeline happens in a fresh interpreter (``bench.worker``), so it
 its own; baseline and candidate runs alternate (and the order rotates every round) so that a
 change in machine load hits both alike. Figures are medians over the runs, with min and max;
 ``ratio`` is the median of the per-round ratios ours/baseline, so below 1 means ours is faster.
+Entries with a ``ratio <= X`` target add rounds past the minimum while the bootstrap 95%
+interval of that median still contains X, within a cap and a time budget (:func:`stop_reason`);
+``--runs N`` runs exactly N rounds.
 
 Progress goes to stderr; stdout gets the markdown table and, with ``--quick``, the JSON last.
 """
@@ -22,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,23 @@ SYNC_CHANGED = 0.01
 
 
 @dataclass(frozen=True)
+class RoundPolicy:
+    """How many rounds a measurement runs (see :func:`stop_reason`)."""
+
+    minimum: int
+    """Rounds always run."""
+    maximum: int
+    """Cap on the rounds added while a ratio target is not settled; at or under ``minimum``:
+    exactly ``minimum`` rounds (what ``--runs N`` asks for)."""
+    budget_s: float
+    """Wall seconds the rounds past ``minimum`` may take in all."""
+
+    @property
+    def adaptive(self) -> bool:
+        return self.maximum > self.minimum
+
+
+@dataclass(frozen=True)
 class Sizes:
     """Row counts of one mode."""
 
@@ -72,10 +92,20 @@ class Sizes:
     paginated_contacts: int
     sandbox_contacts: int
     runs: int
+    """Rounds every entry runs at least (exactly, for entries without a ratio target)."""
     memory_runs: int
     timeout_s: float
     memory_batch_rows: int | None = None
     """Import batch size for import_memory; None: the product's default (200,000 rows)."""
+    max_runs: int = 0
+    """Rounds an entry with a ratio target may reach while its target is not settled; at or
+    under ``runs``: always exactly ``runs`` (``--runs N``)."""
+    extra_budget_s: float = 0.0
+    """Wall seconds the rounds past ``runs`` may take, per measurement (per key)."""
+
+    def policy(self) -> RoundPolicy:
+        """The stopping rule of this mode's measurements."""
+        return RoundPolicy(self.runs, max(self.runs, self.max_runs), self.extra_budget_s)
 
 
 QUICK = Sizes(
@@ -91,6 +121,8 @@ QUICK = Sizes(
     # scaled down 10x (5 and 25 batches); with 200k batches, 100k rows would fill half of one
     # and the figure would measure the batch filling up, not growth with the input.
     memory_batch_rows=20_000,
+    max_runs=6,
+    extra_budget_s=60,
 )
 FULL = Sizes(
     import_rows=1_000_000,
@@ -101,6 +133,8 @@ FULL = Sizes(
     runs=5,
     memory_runs=3,
     timeout_s=3600,
+    max_runs=12,
+    extra_budget_s=240,
 )
 
 
@@ -139,31 +173,167 @@ def run_worker(
     return dict(json.loads(lines[-1]))
 
 
+STOPPED_BY = ("max_rounds", "budget")
+"""Stop reasons recorded in an entry's ``stopped_by``: the target was still not settled."""
+
+
+def meets_ratio_target(ratio: float | None, target: float) -> bool:
+    """Whether a ratio meets a ``ratio <= target`` target (entries pass their median ratio)."""
+    return ratio is not None and ratio <= target
+
+
+def target_settled(ci: Sequence[float] | None, target: float) -> bool:
+    """Whether a ``ratio <= target`` target is settled: the whole 95% interval of the median
+    ratio is on one side of it (every value in it meets the target, or none does)."""
+    if not ci:
+        return False
+    low, high = ci
+    return meets_ratio_target(low, target) == meets_ratio_target(high, target)
+
+
+def stop_reason(
+    rounds: int,
+    ratios: Sequence[float],
+    target: float | None,
+    policy: RoundPolicy,
+    *,
+    extra_s: float = 0.0,
+    round_s: float = 0.0,
+) -> str | None:
+    """Whether a measurement stops after ``rounds`` rounds: None to run another, or why not.
+
+    ``ratios``: the per-round ratios ours/baseline so far; ``target``: the entry's ``ratio <=
+    target`` threshold (None: the entry has none); ``extra_s``: wall seconds the rounds past
+    the minimum took; ``round_s``: what a round is expected to take (the median so far).
+
+    Reasons: ``fixed`` (the minimum is all there is: no ratio target, or ``--runs N``),
+    ``settled`` (the bootstrap 95% interval of the median ratio is on one side of the target),
+    ``max_rounds`` (the cap), ``budget`` (another round would end past the extra time budget).
+    """
+    if rounds < policy.minimum:
+        return None
+    if target is None or not policy.adaptive:
+        return "fixed"
+    if target_settled(ratio_ci95(ratios), target):
+        return "settled"
+    if rounds >= policy.maximum:
+        return "max_rounds"
+    if extra_s + round_s > policy.budget_s:
+        return "budget"
+    return None
+
+
+class Measured(dict[str, list[dict[str, Any]]]):
+    """The runs of every side, by side name, and how the rounds ended."""
+
+    def __init__(
+        self, runs: dict[str, list[dict[str, Any]]], *, rounds: int, stop: str | None
+    ) -> None:
+        super().__init__(runs)
+        self.rounds = rounds
+        """Rounds run."""
+        self.stop = stop
+        """Why they stopped (:func:`stop_reason`)."""
+
+
+Runner = Callable[..., dict[str, Any]]
+
+
 def measure(
     sides: dict[str, tuple[str, dict[str, Any]]],
     *,
-    runs: int,
+    runs: int | RoundPolicy,
     timeout_s: float,
     env: dict[str, str] | None = None,
     between: Callable[[str], Callable[[dict[str, Any]], None]] | None = None,
-) -> dict[str, list[dict[str, Any]]]:
-    """Run every side ``runs`` times, alternating, the order rotating each round."""
+    target: float | None = None,
+    runner: Runner = run_worker,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Measured:
+    """Run every side once per round, one after the other, the order rotating each round.
+
+    ``runs``: a number of rounds (exactly that many), or a :class:`RoundPolicy`. With a
+    ``target`` (``ratio <= target`` on the sides ``ours`` and ``baseline``), rounds are added
+    past the policy's minimum while the target is not settled (:func:`stop_reason`).
+    ``runner``: what runs one side (``run_worker``'s signature); ``clock``: for the budget.
+    """
+    policy = runs if isinstance(runs, RoundPolicy) else RoundPolicy(runs, runs, 0.0)
     names = list(sides)
+    if target is not None and not {"ours", "baseline"} <= set(names):
+        raise ValueError("a ratio target needs the sides 'ours' and 'baseline'")
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for round_no in range(runs):
+    durations: list[float] = []
+    extra_s = 0.0
+    round_no = 0
+    while True:
+        ratios = round_ratios(results["ours"], results["baseline"]) if target is not None else []
+        stop = stop_reason(
+            round_no,
+            ratios,
+            target,
+            policy,
+            extra_s=extra_s,
+            round_s=statistics.median(durations) if durations else 0.0,
+        )
+        if stop is not None:
+            break
+        if round_no < policy.minimum:
+            label = f"{round_no + 1}/{policy.minimum}"
+        else:
+            label = f"{round_no + 1} (added, at most {policy.maximum})"
+            median = f"{statistics.median(ratios):.2f}" if ratios else "-"
+            log(
+                f"  ratio {median} [{_fmt_ci(ratio_ci95(ratios))}] not settled against the "
+                f"target {target}: round {round_no + 1}"
+            )
+        started = clock()
         order = names[round_no % len(names) :] + names[: round_no % len(names)]
         for name in order:
             task, params = sides[name]
             after = between(name) if between else None
-            result = run_worker(task, params, timeout_s=timeout_s, env=env)
+            result = runner(task, params, timeout_s=timeout_s, env=env)
             if after is not None:
                 after(result)
             log(
-                f"  {name} run {round_no + 1}/{runs}: {result['seconds']:.2f} s, "
+                f"  {name} run {label}: {result['seconds']:.2f} s, "
                 f"{result['rows']} rows, peak {result['peak_rss_mb']:.0f} MiB"
             )
             results[name].append(result)
-    return results
+        durations.append(clock() - started)
+        if round_no >= policy.minimum:
+            extra_s += durations[-1]
+        round_no += 1
+    if stop in STOPPED_BY:
+        log(f"  stopped by {stop} after {round_no} rounds ({extra_s:.0f} s added), not settled")
+    return Measured(results, rounds=round_no, stop=stop)
+
+
+def round_fields(
+    results: Measured, entry: dict[str, Any], target: float | None = None
+) -> dict[str, Any]:
+    """An entry's ``rounds``, ``settled`` (None without a ``ratio <= target`` target) and,
+    when the cap or the budget ended the rounds before the target was settled, ``stopped_by``.
+    """
+    fields: dict[str, Any] = {
+        "rounds": results.rounds,
+        "settled": None if target is None else target_settled(entry["ratio_ci95"], target),
+    }
+    if target is not None and results.stop in STOPPED_BY:
+        fields["stopped_by"] = results.stop
+    return fields
+
+
+def _rounds_rule(policy: RoundPolicy) -> str:
+    if not policy.adaptive:
+        return f"exactly {policy.minimum} rounds per entry"
+    return (
+        f"at least {policy.minimum} rounds, at most {policy.maximum} and {policy.budget_s:.0f} s "
+        "of added rounds per entry with a ratio target"
+    )
+
+
+def _fmt_ci(ci: Sequence[float] | None) -> str:
+    return "-" if not ci else f"{ci[0]:.2f}-{ci[1]:.2f}"
 
 
 def spread(results: Sequence[dict[str, Any]], field: str) -> tuple[float, float, float]:
@@ -358,8 +528,9 @@ class Bench:
                 "baseline": ("pandas_csv", params),
                 "arrow": ("arrow_csv", params),
             },
-            runs=self.sizes.runs,
+            runs=self.sizes.policy(),
             timeout_s=self.sizes.timeout_s,
+            target=IMPORT_RATIO_TARGET,
         )
         # import_memory reuses these runs when its small size is this size.
         self._import_runs[(profile, rows)] = results["ours"]
@@ -368,7 +539,8 @@ class Bench:
         last = results["ours"][-1]
         entry.update(
             target=f"ratio <= {IMPORT_RATIO_TARGET} vs pandas",
-            meets_target=entry["ratio"] is not None and entry["ratio"] <= IMPORT_RATIO_TARGET,
+            meets_target=meets_ratio_target(entry["ratio"], IMPORT_RATIO_TARGET),
+            **round_fields(results, entry, IMPORT_RATIO_TARGET),
             profile=profile,
             files=len(data["files"]),
             dayfirst=data["dayfirst"],
@@ -404,6 +576,7 @@ class Bench:
         self._import_entry("import_prep_clean", "clean")
 
     def _import_only(self, rows: int, runs: int) -> list[dict[str, Any]]:
+        """Runs of the import alone (fixed rounds: memory growth has no ratio target)."""
         batch_rows = self.sizes.memory_batch_rows
         key = (DEFAULT_PROFILE, rows)
         if batch_rows is None and key in self._import_runs:
@@ -454,6 +627,8 @@ class Bench:
             target=f"net growth < {MEMORY_GROWTH_TARGET - 1:.0%}, 1M peak <= 1 GB",
             meets_target=growth < MEMORY_GROWTH_TARGET
             and (small_rows != 1_000_000 or small_rss <= MEMORY_PEAK_TARGET_MB),
+            rounds=len(large),
+            settled=None,
         )
         self.entries["import_memory"] = entry
 
@@ -500,6 +675,7 @@ class Bench:
         entry.update(
             target="report the ratio (no target)",
             meets_target=None,
+            **round_fields(results, entry),
             profile=DEFAULT_PROFILE,
             changed_share=SYNC_CHANGED,
             rows_kept=last["rows_kept"],
@@ -538,7 +714,7 @@ class Bench:
 
     def _export_entry(
         self,
-        results: dict[str, list[dict[str, Any]]],
+        results: Measured,
         parts: int,
         *,
         target: float = EXPORT_RATIO_TARGET,
@@ -551,7 +727,8 @@ class Bench:
             raise WorkerFailed(f"validation failed: {last['validation_failures']}")
         entry.update(
             target=f"ratio <= {target}",
-            meets_target=entry["ratio"] is not None and entry["ratio"] <= target,
+            meets_target=meets_ratio_target(entry["ratio"], target),
+            **round_fields(results, entry, target),
             parts=parts,
             strategy=last["strategy"],
             validation=last["validation"],
@@ -580,7 +757,12 @@ class Bench:
         sides = self._export_sides(paths)
         gx_params = {**sides["ours"][1], "validation": "gx"}
         sides["gx"] = ("export_merge_gx", gx_params)
-        results = measure(sides, runs=self.sizes.runs, timeout_s=self.sizes.timeout_s)
+        results = measure(
+            sides,
+            runs=self.sizes.policy(),
+            timeout_s=self.sizes.timeout_s,
+            target=EXPORT_RATIO_TARGET,
+        )
         self.entries["export_merge"] = self._export_entry(results, 1)
 
     def export_merge_multi(self) -> None:
@@ -604,7 +786,12 @@ class Bench:
         # MEMORY_MERGE_BYTES of CSV (what larger exports get).
         forced = {**sides["ours"][1], "memory_merge_bytes": 0}
         sides["duckdb_engine"] = ("export_merge", forced)
-        results = measure(sides, runs=self.sizes.runs, timeout_s=self.sizes.timeout_s)
+        results = measure(
+            sides,
+            runs=self.sizes.policy(),
+            timeout_s=self.sizes.timeout_s,
+            target=EXPORT_MULTI_RATIO_TARGET,
+        )
         entry = self._export_entry(results, len(paths), target=EXPORT_MULTI_RATIO_TARGET)
         if entry["strategy"] != "duckdb":
             raise WorkerFailed(f"export_merge_multi merged with {entry['strategy']}, not duckdb")
@@ -643,7 +830,14 @@ class Bench:
         if dlt_missing is None:
             sides["dlt"] = ("dlt", self._params(dir=str(paths[0].parent), reader="duckdb"))
         log(f"export_merge_parts: {rows} rows in {len(paths)} parts ({', '.join(sides)})")
-        results = measure(sides, runs=self.sizes.runs, timeout_s=self.sizes.timeout_s)
+        # The rounds serve export_vs_dlt too; only export_merge_parts has a target.
+        parts_target = EXPORT_RATIO_TARGET if "export_merge_parts" in self.only else None
+        results = measure(
+            sides,
+            runs=self.sizes.policy() if parts_target is not None else self.sizes.runs,
+            timeout_s=self.sizes.timeout_s,
+            target=parts_target,
+        )
         if "export_merge_parts" in self.only:
             self.entries["export_merge_parts"] = self._export_entry(results, len(paths))
         if "export_vs_dlt" not in self.only:
@@ -655,6 +849,7 @@ class Bench:
         entry.update(
             target="report the ratio",
             meets_target=None,
+            **round_fields(results, entry),
             parts=len(paths),
             baseline="dlt: filesystem source | read_csv_duckdb(use_pyarrow=True) -> filesystem "
             "destination, loader_file_format=parquet (no validation step)",
@@ -694,6 +889,7 @@ class Bench:
         entry.update(
             target="report the wall ratio and request counts",
             meets_target=None,
+            **round_fields(results, entry),
             requests=max(counts["ours"]),
             baseline_requests=max(counts["baseline"]),
             requests_are="HTTP requests the sandbox received per run (requests_log())",
@@ -732,21 +928,25 @@ class Bench:
                     continue
                 common = {"kind": kind, "url": server.url, "list_id": list_id, "rows": rows}
                 common["csv"] = str(csv_path)
-                log(f"{key}: {rows} contacts, CLI vs the minimal script, {self.sizes.runs} rounds")
+                log(
+                    f"{key}: {rows} contacts, CLI vs the minimal script, "
+                    f"{self.sizes.runs} rounds or more"
+                )
                 results = measure(
                     {
                         "ours": ("latency", self._params(side="cli", **common)),
                         "baseline": ("latency", self._params(side="script", **common)),
                     },
-                    runs=self.sizes.runs,
+                    runs=self.sizes.policy(),
                     timeout_s=self.sizes.timeout_s,
                     env=env,
+                    target=LATENCY_RATIO_TARGET,
                 )
                 entry = summarise(results["ours"], results["baseline"])
                 entry.update(
                     target=f"ratio <= {LATENCY_RATIO_TARGET} vs the minimal script",
-                    meets_target=entry["ratio"] is not None
-                    and entry["ratio"] <= LATENCY_RATIO_TARGET,
+                    meets_target=meets_ratio_target(entry["ratio"], LATENCY_RATIO_TARGET),
+                    **round_fields(results, entry, LATENCY_RATIO_TARGET),
                     ours=f"python -m etl.cli {kind} (contacts-etl), interpreter start to exit, "
                     "Prefect as it starts by default",
                     baseline=f"python -m bench.minimal {kind}: "
@@ -765,17 +965,19 @@ class Bench:
         """The sandbox importing N contacts of fileBody in ~8 MB chunks."""
         contacts = self.sizes.sandbox_contacts
         log(f"sandbox_import: {contacts} contacts in 8 MB chunks")
-        results = measure(
+        measured = measure(
             {"ours": ("sandbox_import", self._params(contacts=contacts, chunk_mb=8))},
             runs=self.sizes.runs,
             timeout_s=self.sizes.timeout_s,
-        )["ours"]
+        )
+        results = measured["ours"]
         entry = summarise(results, None)
         last = results[-1]
         entry.update(
             target=f"under {SANDBOX_IMPORT_TARGET_S:.0f} s for 1M contacts",
             target_seconds=SANDBOX_IMPORT_TARGET_S,
             meets_target=entry["seconds"] < SANDBOX_IMPORT_TARGET_S,
+            **round_fields(measured, entry),
             chunks=last["chunks"],
             body_mb=last["body_mb"],
             peak_rss_is="the sandbox process's peak",
@@ -875,7 +1077,7 @@ def machine() -> dict[str, Any]:
         for line in meminfo.read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_gb = round(int(line.split()[1]) / 2**20, 1)
-    versions = {}
+    versions: dict[str, str | None] = {}
     from importlib.metadata import PackageNotFoundError, version
 
     for name in ("pandas", "pyarrow", "duckdb", "dlt"):
@@ -902,15 +1104,15 @@ def _fmt_s(entry: dict[str, Any], prefix: str = "") -> str:
 def markdown_table(entries: dict[str, dict[str, Any]]) -> str:
     """The results as a markdown table."""
     lines = [
-        "| key | rows | ours s (min-max) | baseline s (min-max) | ratio | peak RSS MiB "
+        "| key | rows | ours s (min-max) | baseline s (min-max) | ratio | rounds | peak RSS MiB "
         "(baseline) | target | met |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for key, entry in entries.items():
         if "error" in entry or entry.get("skipped"):
             why = entry.get("error") or f"skipped: {entry.get('reason')}"
             why = why.replace("|", "/").replace("\n", " ")
-            lines.append(f"| {key} | | | | | | {why} | |")
+            lines.append(f"| {key} | | | | | | | {why} | |")
             continue
         ratio = "-" if entry["ratio"] is None else f"{entry['ratio']:.2f}"
         if entry.get("ratio_ci95"):
@@ -940,9 +1142,22 @@ def markdown_table(entries: dict[str, dict[str, Any]]) -> str:
             )
         met = entry.get("meets_target")
         mark = "" if met is None else ("yes" if met else "**no**")
-        cells = [key, rows, _fmt_s(entry), baseline, ratio, rss, target, mark]
+        if met is not None and entry.get("settled") is False:
+            mark += " (median), not settled"
+        rounds = str(entry.get("rounds", entry.get("runs", "")))
+        if entry.get("stopped_by"):
+            rounds += f" ({entry['stopped_by'].replace('_', ' ')})"
+        cells = [key, rows, _fmt_s(entry), baseline, ratio, rounds, rss, target, mark]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def mode_sizes(*, quick: bool, runs: int | None = None) -> Sizes:
+    """The sizes of a mode; ``runs`` (``--runs N``): exactly N rounds, none added."""
+    sizes = QUICK if quick else FULL
+    if runs:
+        sizes = replace(sizes, runs=runs, memory_runs=runs, max_runs=0, extra_budget_s=0.0)
+    return sizes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -953,7 +1168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", default=",".join(KEYS), help=f"comma-separated keys (default: all of {KEYS})"
     )
-    parser.add_argument("--runs", type=int, help="runs per side (default: 3 quick, 5 full)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help="exactly N rounds per entry (default: 3 quick, 5 full, and entries with a ratio "
+        "target add rounds while it is not settled, up to 6 quick, 12 full)",
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -964,9 +1184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = only - set(KEYS)
     if unknown:
         parser.error(f"unknown keys: {', '.join(sorted(unknown))}")
-    sizes = QUICK if args.quick else FULL
-    if args.runs:
-        sizes = Sizes(**{**sizes.__dict__, "runs": args.runs, "memory_runs": args.runs})
+    sizes = mode_sizes(quick=args.quick, runs=args.runs)
 
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
@@ -978,13 +1196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         entries = Bench(sizes, data_dir, work, only).run()
     elapsed = time.perf_counter() - started
 
-    report = {
+    report: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "started_at": started_at,
         "total_seconds": round(elapsed, 1),
         "machine": machine(),
         "figures": "seconds: median of runs (min/max alongside); ratio: median of per-round "
-        "ratios ours/baseline, ratio_ci95: its bootstrap 95% interval",
+        "ratios ours/baseline, ratio_ci95: its bootstrap 95% interval; rounds: rounds run "
+        "(entries with a ratio target add rounds while the interval contains the target, "
+        f"settled: it does not; stopped_by: max_rounds or budget when it still did); "
+        f"{_rounds_rule(sizes.policy())}",
         **entries,
         "not_measured": NOT_MEASURED,
     }
