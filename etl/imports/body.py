@@ -130,14 +130,20 @@ class ChunkBuilder:
         """Rows waiting for the next chunk."""
         return self._pending
 
-    def add(self, contacts: pd.DataFrame) -> list[Chunk]:
-        """Add rows; return the chunks completed so far (the last one stays open)."""
+    def add(self, contacts: pd.DataFrame, *, lines: pa.Array | None = None) -> list[Chunk]:
+        """Add rows; return the chunks completed so far (the last one stays open).
+
+        ``lines``: the rows' body lines, when made beforehand by :func:`serialise_lines` with
+        this builder's columns (the import's worker processes do, see ``etl.imports.spill``).
+        """
         if len(contacts) == 0:
             return []
+        if lines is None:
+            lines = serialise_lines(contacts, self.columns)
+        elif len(lines) != len(contacts):
+            raise ValueError("lines must hold one body line per row")
         # Each line with its "\n": a chunk's rows are then one contiguous slice of the data.
-        lines = pc.binary_join_element_wise(
-            serialise_lines(contacts, self.columns), _lit("\n"), _lit("")
-        )
+        lines = pc.binary_join_element_wise(lines.cast(pa.large_string()), _lit("\n"), _lit(""))
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
             lines.offset : lines.offset + len(lines) + 1
         ]

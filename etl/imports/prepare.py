@@ -31,7 +31,7 @@ import pyarrow.ipc as ipc
 
 from etl.fingerprints import siphash64
 from etl.imports.body import Chunk, ChunkBuilder
-from etl.imports.csv import RawBatch, iter_csv_batches
+from etl.imports.csv import RawBatch, arrow_strings, iter_csv_batches
 from etl.imports.dedupe import (
     KEY_DTYPE,
     decide_duplicates_in_file,
@@ -58,7 +58,7 @@ from etl.imports.snapshot import (
     unchanged_mask,
     value_hashes,
 )
-from etl.imports.spill import duplicate_rejects, originals, raw_rows, spill_table
+from etl.imports.spill import BODY, duplicate_rejects, originals, raw_rows, spill_table
 from etl.imports.validate import ValidationReport, merge_reports, validator_for
 from etl.imports.workers import ordered_map, resolve_workers
 
@@ -540,7 +540,8 @@ def finish_prepare(
                             sent, ids, values = sent[~same], ids[~same], values[~same]
                     account.rows_to_send += len(sent)
                     validation.add(columns, sent)
-                    for chunk in builder.add(sent[[*columns, LINE]]):
+                    body = arrow_strings(sent[BODY])
+                    for chunk in builder.add(sent[[*columns, LINE]], lines=body):
                         emit(chunk)
                     too_large = builder.pop_rejected()
                     if len(too_large):
@@ -556,7 +557,7 @@ def finish_prepare(
                         )
                         snapshot.add(sent[IDENTIFIER][fits], ids[fits], values[fits], fits[fits])
                         snapshot.protect(ids[~fits])
-                    del frame, sent
+                    del frame, sent, body
                     release_memory()
             spill_path.unlink()
         if builder is not None and (last := builder.flush()) is not None:

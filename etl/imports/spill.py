@@ -1,7 +1,8 @@
 """The spill between the two passes: kept rows with their original values, in Arrow IPC.
 
-Pass 1 writes each batch's kept rows with their original values under ``_raw:<column>``; pass 2
-reads them back to cut chunks, and turns the rows it rejects back into rejects-file rows.
+Pass 1 writes each batch's kept rows with their original values under ``_raw:<column>`` and
+their body line under ``_body``; pass 2 reads them back to cut chunks, and turns the rows it
+rejects back into rejects-file rows.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from etl.imports.body import serialise_lines
 from etl.imports.csv import RawBatch, arrow_strings
 from etl.imports.normalise import IDENTIFIER, LINE
 
 RAW_PREFIX = "_raw:"
+BODY = "_body"
+"""Spill column: each kept row's import-body line (:func:`etl.imports.body.serialise_lines`),
+made in pass 1, where worker processes share the work, instead of in pass 2, which is serial."""
 
 
 def raw_rows(batch: RawBatch, lines: np.ndarray) -> pd.DataFrame:
@@ -36,6 +41,7 @@ def spill_table(contacts: pd.DataFrame, raw: pd.DataFrame, columns: Sequence[str
     arrays = {c: arrow_strings(contacts[c]) for c in columns}
     arrays[LINE] = pa.array(contacts[LINE].to_numpy(dtype=np.int64))
     arrays[IDENTIFIER] = arrow_strings(contacts[IDENTIFIER])
+    arrays[BODY] = serialise_lines(contacts, columns)
     for col in raw.columns:
         arrays[RAW_PREFIX + str(col)] = arrow_strings(raw[col])
     return pa.table(arrays)
