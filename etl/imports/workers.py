@@ -13,8 +13,9 @@ reads ``(work, batch)`` pickles on stdin and writes results on stdout. Not ``mul
 its ``fork`` would copy the locks of Prefect's threads, and its ``spawn`` and ``forkserver``
 re-import the caller's main module in every worker (the CLI, or Prefect's engine: seconds).
 Workers are kept for the next file of the process, never shared by two files at once (a file
-takes the idle ones, or starts new ones up to the limit), ignore Ctrl-C (the caller stops
-them), and exit when the caller closes their stdin or dies.
+takes the idle ones, or starts new ones up to the limit), run in a session of their own so that
+the terminal's Ctrl-C reaches the caller only (which stops them), and exit when the caller
+closes their stdin or dies.
 
 Memory: each worker holds the batch it normalises (about the calling process's own per-batch
 working set); the caller holds at most ``workers + 1`` batches read ahead.
@@ -153,6 +154,9 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            # Out of the terminal's process group: Ctrl-C reaches the caller only (even while
+            # the worker is still starting), which stops its workers.
+            start_new_session=True,
         )
         self._in = cast(IO[bytes], self.process.stdin)
         self._out = cast(IO[bytes], self.process.stdout)
@@ -185,13 +189,15 @@ class _Worker:
         )
 
     def stop(self) -> None:
+        # Killed before its pipes close: a busy worker would otherwise finish its batch and
+        # write to a closed pipe.
+        if self.process.poll() is None:
+            self.process.kill()
         for pipe in (self._in, self._out):
             try:
                 pipe.close()
             except OSError:
                 pass
-        if self.process.poll() is None:
-            self.process.kill()
         self.process.wait()
 
     def alive(self) -> bool:
@@ -274,16 +280,25 @@ def serve() -> None:
             work, batch = pickle.load(source)  # noqa: S301  (from the parent, see above)
         except EOFError:
             return
+        except (OSError, pickle.UnpicklingError):  # the caller went away mid-batch
+            os._exit(0)
+        failure: bytes | None = None
+        result: Any = None
         try:
             result = work(batch)
         except Exception as exc:  # raised in the caller, as inline
-            sink.write(_failure(exc))
-        else:
-            # Streamed: a copy of the answer as one bytes object would double the peak.
-            pickle.dump((True, result, os.getpid(), _used()), sink, pickle.HIGHEST_PROTOCOL)
-            del result
-        sink.flush()
+            failure = _failure(exc)
         del batch
+        try:
+            if failure is not None:
+                sink.write(failure)
+            else:
+                # Streamed: a copy of the answer as one bytes object would double the peak.
+                pickle.dump((True, result, os.getpid(), _used()), sink, pickle.HIGHEST_PROTOCOL)
+            sink.flush()
+        except OSError:  # the caller stopped listening: nothing to say, no flush at exit
+            os._exit(0)
+        del result
         release_memory()
 
 

@@ -174,3 +174,52 @@ def test_ctrl_c_while_an_export_waits_is_one_line_and_leaves_no_partition(accoun
     assert json.loads(again.stdout)["merged_rows"] == 3
     seen = assert_partitions_complete(out_dir)
     assert [emails for emails in seen.values()] == [{f"x{i}@example.com" for i in range(3)}]
+
+
+def _workers_of(parent: int) -> list[int]:
+    """Pids of the import's worker processes a process started."""
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            stat = (proc_dir / "stat").read_text()
+            cmdline = (proc_dir / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"etl.imports.workers" in cmdline:
+            found.append(int(proc_dir.name))
+    return found
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_ctrl_c_while_worker_processes_normalise_is_one_line_and_stops_them(account, tmp_path):
+    sandbox = account["sandbox"]
+    src = tmp_path / "big.csv"
+    rows = 160_000  # over the 100,000 rows from which files are normalised by workers
+    with src.open("w", encoding="utf-8") as out:
+        out.write("email,firstname\n")
+        out.writelines(f"w{i}@example.com,Zoé {i}\n" for i in range(rows))
+    args = ["import", str(src), "--list-id", str(account["list_id"]), "--workers", "2"]
+    args += ["--state-dir", str(tmp_path / "state"), "--report", str(tmp_path / "r.json")]
+    env = cli_env(sandbox, tracked=False)
+    proc = start(args, env)
+    wait_for(proc, lambda: len(_workers_of(proc.pid)) == 2, "the worker processes started")
+    workers = _workers_of(proc.pid)
+    out, err, took = ctrl_c_twice(proc)
+    assert assert_one_interrupt_line(proc, out, err).endswith("are not sent again")
+    assert took < STOP_BOUND_S
+    # The workers went with it; nothing was sent.
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "worker processes outlived the CLI"
+        time.sleep(0.05)
+    assert processed(sandbox, IMPORT_PATH) == []
+    # The same command then does the whole import.
+    again = run_cli(args, env)
+    assert again.returncode == 0, again.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert_accounting(report)
+    assert report["rows_sent"] == rows
