@@ -163,7 +163,8 @@ class _Worker:
         for pipe in (self._in, self._out):
             _widen(pipe)
 
-    def send(self, work: Callable[[Any], Any], batch: Any) -> None:
+    def send(self, work: Callable[[Any], Any] | None, batch: Any) -> None:
+        """Hand over a batch (``None, None``: no batch, give memory back; no answer comes)."""
         try:
             pickle.dump((work, batch), self._in, protocol=pickle.HIGHEST_PROTOCOL)
             self._in.flush()
@@ -231,6 +232,13 @@ def _give_back(team: list[_Worker], *, clean: bool) -> None:
         for worker in team:
             worker.stop()
         return
+    for worker in team:
+        # Memory freed by a batch is kept while the file lasts (giving it back after each
+        # batch cost ~10% more CPU in page faults); an idle worker gives it back.
+        try:
+            worker.send(None, None)
+        except RuntimeError:
+            worker.stop()
     with _lock:
         _idle[:0] = [w for w in team if w.alive()]  # the last used first
         # Kept for the next file, up to the default's number; the rest stop.
@@ -282,6 +290,9 @@ def serve() -> None:
             return
         except (OSError, pickle.UnpicklingError):  # the caller went away mid-batch
             os._exit(0)
+        if work is None:  # idle now (see _give_back): return the memory of the last batches
+            release_memory()
+            continue
         failure: bytes | None = None
         result: Any = None
         try:
@@ -299,7 +310,6 @@ def serve() -> None:
         except OSError:  # the caller stopped listening: nothing to say, no flush at exit
             os._exit(0)
         del result
-        release_memory()
 
 
 def _failure(exc: Exception) -> bytes:
