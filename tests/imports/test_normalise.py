@@ -570,3 +570,23 @@ def test_ambiguous_dates_are_dropped_with_drop_invalid_values():
     values, result = column(["03/02/2024"], "Birthday", "BIRTHDAY", options)
     assert values == [""]
     assert result.dropped["reason"].tolist() == ["ambiguous_date"]
+
+
+def test_the_float_kernels_agree_with_parse_float():
+    """normalise_floats makes plain decimals canonical with Arrow kernels (decimal comma,
+    trailing zeros); parse_float is the reference for every value."""
+    from etl.imports.normalise.values import normalise_floats
+
+    rng = random.Random(5)
+    values = ["0", "-0", "0,0", "-0,0", "0.000", "-0.50", "10", "100,00", "1,234", "7.", ",5"]
+    for _ in range(3_000):
+        whole = str(rng.choice([0, rng.randrange(1, 10**rng.randrange(1, 14))]))
+        frac = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 6)))
+        sign = rng.choice(["", "", "-"])
+        sep = rng.choice([".", ","])
+        values.append(sign + whole + (sep + frac if frac else ""))
+    uniques = pa.array(sorted(set(values)), type=pa.large_string())
+    out, bad, _ = normalise_floats(uniques)
+    for text, got, is_bad in zip(uniques.to_pylist(), out.to_pylist(), bad, strict=True):
+        expected = parse_float(text)
+        assert (got if not is_bad else None) == expected, text

@@ -14,20 +14,23 @@ import pyarrow.compute as pc
 from etl.imports.normalise.kernels import PARSE_CACHE_SIZE, bool_np, lit, parse_each
 from etl.imports.normalise.specs import AttributeSpec
 
-_CANONICAL_FLOAT = r"^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$"
+_PLAIN_DECIMAL = r"^-?(?:0|[1-9]\d*)(?:[.,]\d+)?$"
 _PLAIN_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def normalise_floats(uniques: pa.Array) -> tuple[pa.Array, np.ndarray, None]:
     """Plain decimals of the numbers ('' elsewhere) and which are not numbers."""
     n = len(uniques)
-    # Already canonical and short enough to round-trip through a double unchanged.
-    fast = (
-        bool_np(pc.match_substring_regex(uniques, _CANONICAL_FLOAT))
-        & (pc.utf8_length(uniques).to_numpy(zero_copy_only=False) <= 15)
-        & ~bool_np(pc.equal(uniques, "-0"))
-    )
-    out = pc.if_else(pa.array(fast), uniques, lit(""))
+    # Plain decimals short enough to round-trip through a double unchanged, with a decimal
+    # comma or trailing zeros too ("55,70" -> "55.7"): made canonical with kernels, as
+    # parse_float would (tests check they agree).
+    short = pc.utf8_length(uniques).to_numpy(zero_copy_only=False) <= 15
+    plain = bool_np(pc.match_substring_regex(uniques, _PLAIN_DECIMAL)) & short
+    canonical = pc.replace_substring(uniques, ",", ".")
+    canonical = pc.replace_substring_regex(canonical, r"(\.\d*?)0+$", r"\1")
+    canonical = pc.replace_substring_regex(canonical, r"\.$", "")
+    fast = plain & ~bool_np(pc.equal(canonical, "-0"))
+    out = pc.if_else(pa.array(fast), canonical, lit(""))
     empty = pc.equal(uniques, "").to_numpy(zero_copy_only=False)
     slow = np.flatnonzero(~fast & ~empty)
     bad = np.zeros(n, dtype=bool)
