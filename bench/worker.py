@@ -176,11 +176,31 @@ def import_steps() -> tuple[Callable[..., Any], Callable[..., Any], Callable[...
     return imports.plan_import, imports.normalise_file, imports.finish_prepare
 
 
+def flow_threads() -> int:
+    """Threads of the import flow's default task runner (``flows.import_contacts``:
+    ``ThreadPoolTaskRunner(max_workers=max(2, os.cpu_count()))``; ``tests/bench`` checks it)."""
+    return max(2, os.cpu_count() or 2)
+
+
+def normalise_files(
+    normalise_file: Callable[..., Any], plan: Any, options: Any, work_dir: Path
+) -> list[Any]:
+    """Pass 1 of every file, as the import flow runs it: ``normalise_file.map`` over the files
+    on the default task runner's threads (they share the run's worker processes)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=flow_threads()) as pool:
+        futures = [
+            pool.submit(normalise_file, plan, i, options, work_dir=work_dir)
+            for i in range(len(plan.files))
+        ]
+        return [f.result() for f in futures]
+
+
 def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """Ours: what the import flow calls before sending (read, normalise, validate, dedupe, chunk).
 
-    The files are normalised one after another, as the flow's default task runner on one
-    worker would (the flow may run them in parallel on threads).
+    The files are normalised as the flow's default task runner does (:func:`normalise_files`).
     """
     from etl.imports import ImportOptions
 
@@ -198,7 +218,7 @@ def run_import_prep(params: dict[str, Any], tmp: Path) -> dict[str, Any]:
     work_dir.mkdir(parents=True)
     started = time.perf_counter()
     plan = plan_import(options, import_attributes())
-    stages = [normalise_file(plan, i, options, work_dir=work_dir) for i in range(len(plan.files))]
+    stages = normalise_files(normalise_file, plan, options, work_dir)
     prepared = finish_prepare(plan, stages, options, work_dir=work_dir)
     seconds = time.perf_counter() - started
     return {
@@ -265,7 +285,7 @@ def _sync_prepare(
         plan,
         options,
     )
-    stages = [normalise_file(plan, i, options, work_dir=work_dir) for i in range(len(plan.files))]
+    stages = normalise_files(normalise_file, plan, options, work_dir)
     prepared = finish_prepare(plan, stages, options, work_dir=work_dir, previous=base.previous)
     return base, prepared, plan
 

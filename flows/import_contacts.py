@@ -593,7 +593,7 @@ def import_contacts(
         state_dir: Ledgers (one per Brevo account, under accounts/) and work files.
         batch_rows: Rows read and normalised per batch.
         workers: Processes normalising the batches of files of over 100,000 rows (default:
-            CONTACTS_ETL_WORKERS, else one per CPU, at most 4; 0: none). Same results.
+            CONTACTS_ETL_WORKERS, else one fewer than the CPUs, 1 to 4; 0: none). Same results.
         secret_block: Prefect Secret block holding the API key, used when BREVO_API_KEY is
             not set.
         credentials_block: A BrevoCredentials block (key, base URL, rate-limit tier); wins

@@ -60,7 +60,7 @@ from etl.imports.snapshot import (
 )
 from etl.imports.spill import BODY, duplicate_rejects, originals, raw_rows, spill_table
 from etl.imports.validate import ValidationReport, merge_reports, validator_for
-from etl.imports.workers import ordered_map, resolve_workers
+from etl.imports.workers import ordered_map, resolve_workers, stop_idle_workers
 
 WORKER_MIN_ROWS = 100_000
 """Files of fewer rows are normalised in the run's own process (see :mod:`etl.imports.workers`)."""
@@ -424,7 +424,10 @@ def finish_prepare(
     the run keeps a snapshot, every row's identifier and value hash go to the pending one.
     """
     stages = sorted(stages, key=lambda st: st.file_idx)
-    release_memory()  # what pass 1 left in the allocators, before pass 2's own peak
+    # What pass 1 left: its worker processes (a next run starts them again) and what the
+    # allocators keep, before pass 2's own peak.
+    stop_idle_workers()
+    release_memory()
     chunk_dir = work_dir / "chunks"
     shutil.rmtree(chunk_dir, ignore_errors=True)
     chunk_dir.mkdir(parents=True)

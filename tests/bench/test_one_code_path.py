@@ -35,6 +35,8 @@ def test_the_import_bench_calls_the_functions_the_import_flow_calls():
     assert "normalise_file" in _called_names(import_flow.normalise_file)
     assert "finish_prepare" in _called_names(import_flow.finish_prepare)
     assert "prepare_import" not in _called_names(import_flow.import_contacts)
+    # Files are normalised on as many threads as the flow's default task runner has.
+    assert import_flow.make_task_runner("threads")._max_workers == worker.flow_threads()
 
 
 def test_latency_sides_run_the_cli_and_the_minimal_script(tmp_path: Path):

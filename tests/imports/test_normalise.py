@@ -580,7 +580,7 @@ def test_the_float_kernels_agree_with_parse_float():
     rng = random.Random(5)
     values = ["0", "-0", "0,0", "-0,0", "0.000", "-0.50", "10", "100,00", "1,234", "7.", ",5"]
     for _ in range(3_000):
-        whole = str(rng.choice([0, rng.randrange(1, 10**rng.randrange(1, 14))]))
+        whole = str(rng.choice([0, rng.randrange(1, 10 ** rng.randrange(1, 14))]))
         frac = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 6)))
         sign = rng.choice(["", "", "-"])
         sep = rng.choice([".", ","])

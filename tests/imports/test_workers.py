@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import time
 from functools import partial
 from pathlib import Path
 
@@ -93,6 +94,26 @@ def test_a_caller_stopping_early_stops_the_busy_workers():
         os.kill(pid, 0)
 
 
+def _slow_pid(value: int) -> int:
+    time.sleep(0.02)
+    return os.getpid()
+
+
+def test_calls_from_threads_at_once_share_the_workers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one_call(_: int) -> set[int]:
+        return set(ordered_map(_slow_pid, range(60), workers=2))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        seen = list(pool.map(one_call, range(3)))
+    # One call had the 2 workers; the two that found them busy worked in this process.
+    assert sorted(len(pids) for pids in seen) == [1, 1, 2]
+    assert [pids for pids in seen if len(pids) == 1] == [{os.getpid()}, {os.getpid()}]
+    assert os.getpid() not in next(pids for pids in seen if len(pids) == 2)
+    assert workers_module._busy == 0
+
+
 def test_workers_ignore_ctrl_c(tmp_path):
     pids = set(ordered_map(_my_pid, range(4), workers=2))
     for pid in pids:
@@ -109,7 +130,7 @@ def test_the_number_of_workers(monkeypatch):
         default_workers()
     monkeypatch.delenv(WORKERS_ENV)
     cpus = len(os.sched_getaffinity(0))
-    assert default_workers() == max(1, min(workers_module.MAX_AUTO_WORKERS, cpus))
+    assert default_workers() == max(1, min(workers_module.MAX_AUTO_WORKERS, cpus - 1))
     with pytest.raises(InputError, match="--workers"):
         resolve_workers(-1)
     with pytest.raises(InputError, match="--workers"):
