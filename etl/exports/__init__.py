@@ -11,12 +11,14 @@ its atomic operations (``output``), the Parquet partitions (``parquet``), the ch
 merge, Parquet, validation and clean-up for the flow and the benchmarks alike (``publish``).
 
 May import: ``etl.brevo`` (the client), the shared ``etl.errors``, ``etl.settings``,
-``etl.progress``, ``etl.fingerprints``. Never ``etl.imports``, ``etl.cli``, ``flows`` or
+``etl.progress``, ``etl.fingerprints``, ``etl.arrow_memory`` (importing the package makes
+jemalloc Arrow's pool, see there). Never ``etl.imports``, ``etl.cli``, ``flows`` or
 ``etl.sandbox``.
 """
 
 from __future__ import annotations
 
+import etl.arrow_memory  # noqa: F401  (importing it makes jemalloc Arrow's pool)
 from etl.exports.legacy_filters import (
     parse_export_attrib,
 )

@@ -16,12 +16,14 @@ Each phase is a plain function over small, serialisable values (paths, ids, data
 Prefect flow wraps one task around each and the CLI or a test can call them directly.
 
 May import: ``etl.brevo`` (the client), the shared ``etl.errors``, ``etl.settings``,
-``etl.progress``, ``etl.fingerprints``. Never ``etl.exports``, ``etl.cli``, ``flows`` or
+``etl.progress``, ``etl.fingerprints``, ``etl.arrow_memory`` (importing the package makes
+jemalloc Arrow's pool, see there). Never ``etl.exports``, ``etl.cli``, ``flows`` or
 ``etl.sandbox``.
 """
 
 from __future__ import annotations
 
+import etl.arrow_memory  # noqa: F401  (importing it makes jemalloc Arrow's pool)
 from etl.imports.ledger import DEFAULT_STATE_DIR, Ledger
 from etl.imports.options import ImportOptions
 from etl.imports.plan import ImportPlan, plan_import, resolve_paths

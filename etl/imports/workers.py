@@ -1,24 +1,26 @@
 """Normalise the batches of a big file in worker processes, so an import uses more than one core.
 
-Normalising is Arrow kernels and Python (``phonenumbers``, ``email-validator``) that hold the
-GIL, so threads do not help; processes do. :func:`normalised_batches` keeps the file's order:
-batch *n* goes to worker *n mod workers* and results are read back in the same turn, so every
-output (spill, keys, rejects) is byte-identical to normalising in the calling process, which
-stays the reference path (used for files of one batch, and with ``workers=0``;
-``tests/imports/test_workers.py`` checks they agree).
+Normalising is Arrow kernels and much Python (``phonenumbers``, ``email-validator``) that holds
+the GIL, so a thread per file helps only where there are several files; processes help a single
+big file too. :func:`ordered_map` keeps the file's order: batch *n* goes to worker *n mod
+workers* and results are read back in the same turn, so every output (spill, keys, rejects) is
+byte-identical to normalising in the calling process, which stays the reference path (used for
+files of 100,000 rows or fewer, and with ``workers=0``; ``tests/imports/test_workers.py`` checks
+they agree).
 
 A worker is a ``python`` running :func:`serve`: a fresh interpreter that imports
 :mod:`etl.imports.normalise` only (about 0.7 s, overlapped with reading the first batch), then
 reads ``(work, batch)`` pickles on stdin and writes results on stdout. Not ``multiprocessing``:
 its ``fork`` would copy the locks of Prefect's threads, and its ``spawn`` and ``forkserver``
 re-import the caller's main module in every worker (the CLI, or Prefect's engine: seconds).
-Workers are kept for the next file of the process, never shared by two files at once (a file
-takes the idle ones, or starts new ones up to the limit), run in a session of their own so that
-the terminal's Ctrl-C reaches the caller only (which stops them), and exit when the caller
-closes their stdin or dies.
+At most the run's number of workers are busy in a process at once: files normalised at the
+same time (the flow's threads) share them, and a file that finds them all busy is normalised in
+its own thread. Idle workers are kept for the next file and stopped when pass 2 starts
+(:func:`stop_idle_workers`). They run in a session of their own, so the terminal's Ctrl-C
+reaches the caller only (which stops them), and exit when the caller closes their stdin or dies.
 
-Memory: each worker holds the batch it normalises (about the calling process's own per-batch
-working set); the caller holds at most ``workers + 1`` batches read ahead.
+Memory: each worker holds the batch it normalises and keeps what it freed until it is idle;
+the caller holds one batch read ahead and the answers it writes.
 """
 
 from __future__ import annotations
