@@ -102,14 +102,15 @@ def ordered_map(work: Callable[[B], R], items: Iterable[B], *, workers: int) -> 
             yield work(item)
         return
     team = _take(workers)
-    if not team:  # another file of this process has the workers: this one goes here
-        for item in items:
-            yield work(item)
-        return
-    free = deque(team)
-    busy: deque[_Worker] = deque()
     clean = False
     try:
+        if not team:  # another file of this process has the workers: this one goes here
+            for item in items:
+                yield work(item)
+            clean = True
+            return
+        free = deque(team)
+        busy: deque[_Worker] = deque()
         for item in items:
             if free:
                 worker = free.popleft()
@@ -193,6 +194,8 @@ class _Worker:
         return value
 
     def _died(self) -> RuntimeError:
+        if self.process.poll() is None:  # alive but its answer is unreadable: stop it
+            self.process.kill()
         code = self.process.wait()
         return RuntimeError(
             f"a worker process normalising batches stopped (exit code {code}); "
@@ -232,38 +235,51 @@ def _widen(pipe: IO[bytes]) -> None:
 
 def _take(workers: int) -> list[_Worker]:
     """Up to ``workers`` workers, fewer when files normalised at the same time (the flow's
-    threads) already use some: at most ``workers`` are busy in the process at once."""
+    threads) already use some: at most ``workers`` are busy in the process at once. None when
+    a new worker cannot be started (the caller then works in its own process)."""
     global _busy
     with _lock:
         count = max(0, min(workers, workers - _busy))
         _busy += count
         team = [w for w in _idle[:count] if w.alive()]
         del _idle[:count]
-    return team + [_Worker() for _ in range(count - len(team))]
+    try:
+        while len(team) < count:
+            team.append(_Worker())
+    except BaseException as exc:
+        _give_back(team, clean=False, count=count)
+        if isinstance(exc, OSError):  # no process to be had: normalise here instead
+            return []
+        raise
+    return team
 
 
-def _give_back(team: list[_Worker], *, clean: bool) -> None:
+def _give_back(team: list[_Worker], *, clean: bool, count: int | None = None) -> None:
+    """Return a call's workers: idle for the next file, or stopped (``clean=False``: one may
+    hold an unread answer); ``count`` workers were counted busy (default: the team)."""
     global _busy
-    with _lock:
-        _busy -= len(team)
-    if not clean:
-        for worker in team:
+    try:
+        if clean:
+            for worker in team:
+                # Memory a batch freed is kept while the file lasts (giving it back after each
+                # batch cost ~10% more CPU in page faults); an idle worker gives it back.
+                try:
+                    worker.send(None, None)
+                except RuntimeError:
+                    worker.stop()
+        else:
+            for worker in team:
+                worker.stop()
+    finally:
+        with _lock:
+            if clean:
+                _idle[:0] = [w for w in team if w.alive()]  # the last used first
+            _busy -= len(team) if count is None else count
+            # Kept for the next file, up to the default's number; the rest stop.
+            surplus = _idle[MAX_AUTO_WORKERS:]
+            del _idle[MAX_AUTO_WORKERS:]
+        for worker in surplus:
             worker.stop()
-        return
-    for worker in team:
-        # Memory freed by a batch is kept while the file lasts (giving it back after each
-        # batch cost ~10% more CPU in page faults); an idle worker gives it back.
-        try:
-            worker.send(None, None)
-        except RuntimeError:
-            worker.stop()
-    with _lock:
-        _idle[:0] = [w for w in team if w.alive()]  # the last used first
-        # Kept for the next file, up to the default's number; the rest stop.
-        surplus = _idle[MAX_AUTO_WORKERS:]
-        del _idle[MAX_AUTO_WORKERS:]
-    for worker in surplus:
-        worker.stop()
 
 
 @atexit.register
@@ -288,9 +304,12 @@ def _peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        import resource
+    except ImportError:  # Windows: not measured
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes on macOS
 
 
 def serve() -> None:
@@ -300,8 +319,11 @@ def serve() -> None:
     from etl.imports.prepare import release_memory
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not break the protocol
+    # The answers get a private copy of the pipe; fd 1 and sys.stdout go to stderr, so that
+    # a stray print, or a library writing to fd 1, cannot break the protocol.
+    source, sink = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     while True:
         try:
             work, batch = pickle.load(source)  # noqa: S301  (from the parent, see above)
@@ -332,11 +354,14 @@ def serve() -> None:
 
 
 def _failure(exc: Exception) -> bytes:
+    data = b""
     try:
-        return pickle.dumps((False, exc, os.getpid(), _used()))
-    except Exception:  # an exception that does not pickle
+        data = pickle.dumps((False, exc, os.getpid(), _used()))
+        pickle.loads(data)  # noqa: S301  (ours; some exceptions pickle but do not unpickle)
+    except Exception:  # an exception that does not travel: its type and message do
         error = RuntimeError(f"{type(exc).__name__}: {exc}")
-        return pickle.dumps((False, error, os.getpid(), _used()))
+        data = pickle.dumps((False, error, os.getpid(), _used()))
+    return data
 
 
 if __name__ == "__main__":

@@ -226,3 +226,37 @@ def test_workers_agree_on_the_real_world_exports(tmp_path, monkeypatch, preset):
         tmp_path, [REAL_WORLD / PRESET_FILES[preset]], mapping_preset=preset, batch_rows=2
     )
     assert reference.rows_read >= 5  # three batches or more
+
+
+class _NeedsTwo(Exception):
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} and {b}")
+
+
+def _raise_needs_two(value: int) -> int:
+    raise _NeedsTwo("left", "right")
+
+
+def test_an_exception_that_does_not_unpickle_arrives_as_its_type_and_message():
+    with pytest.raises(RuntimeError, match="_NeedsTwo: left and right"):
+        list(ordered_map(_raise_needs_two, range(3), workers=1))
+
+
+def test_no_process_to_be_had_means_working_here(monkeypatch):
+    def no_fork() -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    workers_module.stop_idle_workers()
+    monkeypatch.setattr(workers_module, "_Worker", no_fork)
+    assert set(ordered_map(_my_pid, range(5), workers=2)) == {os.getpid()}
+    assert workers_module._busy == 0
+
+
+def _print_to_fd1(value: int) -> int:
+    os.write(1, b"noise on fd 1\n")
+    print("noise on sys.stdout")
+    return value * 2
+
+
+def test_writes_to_stdout_in_a_worker_do_not_break_the_answers():
+    assert list(ordered_map(_print_to_fd1, range(6), workers=2)) == [0, 2, 4, 6, 8, 10]
