@@ -4,11 +4,9 @@ temporary server), with the same results; with one, runs are tracked there as be
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,12 +18,13 @@ from tests.faults._support import (
     api,
     assert_accounting,
     expected_emails,
+    run_cli,
     sandbox_emails,
+    sandbox_env,
     seed_account,
     write_people,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 calls: list[str] = []
 
 
@@ -152,24 +151,9 @@ def test_the_import_gives_the_same_result_tracked_and_untracked(brevo_env, tmp_p
 
 
 def cli(sandbox, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        **os.environ,
-        "BREVO_API_KEY": sandbox.api_key,
-        "BREVO_BASE_URL": sandbox.url,
-        "BREVO_OTHER_PER_HOUR": "100000",
-        "BREVO_POLL_INTERVAL_S": "0.1",
-        **env,
-    }
+    environ = sandbox_env(sandbox, **env)
     environ.pop("PREFECT_API_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "etl.cli", *args],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_cli(args, environ)
 
 
 def test_without_a_prefect_api_the_cli_never_needs_one(sandbox, tmp_path):
