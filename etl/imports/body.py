@@ -73,7 +73,15 @@ def serialise_lines(contacts: pd.DataFrame, columns: Sequence[str]) -> pa.Array:
         raise ValueError("a body needs at least one column")
     if len(contacts) == 0:
         return pa.array([], type=pa.large_string())
-    quoted = [quote_fields(arrow_strings(contacts[c]), SEPARATOR) for c in columns]
+    return body_lines([arrow_strings(contacts[c]) for c in columns])
+
+
+def body_lines(values: Sequence[pa.Array]) -> pa.Array:
+    """The body lines of rows given column by column (Arrow text arrays of equal length, in the
+    body's column order): what :func:`serialise_lines` writes, for values already in Arrow."""
+    if not values:
+        raise ValueError("a body needs at least one column")
+    quoted = [quote_fields(v, SEPARATOR) for v in values]
     lines = quoted[0] if len(quoted) == 1 else pc.binary_join_element_wise(*quoted, _lit(SEPARATOR))
     # An empty line would read as no row at all: write it as "" (as Python's csv module does).
     return pc.if_else(pc.equal(lines, _lit("")), _lit('""'), lines)

@@ -287,7 +287,7 @@ def _pass_one(
     kept = result.contacts
     if len(kept):
         lines = kept[LINE].to_numpy(dtype=KEY_DTYPE["line"])
-        spill = spill_table(kept, raw_rows(batch, lines.astype(np.int64)), columns)
+        spill = spill_table(kept, raw_rows(batch, lines), columns)  # lines: int64 already
         out.kept = (spill, hash_identifiers(kept[IDENTIFIER]), lines)
     return out
 

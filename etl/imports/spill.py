@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from etl.imports.body import serialise_lines
+from etl.imports.body import body_lines
 from etl.imports.csv import RawBatch, arrow_strings
 from etl.imports.normalise import IDENTIFIER, LINE
 
 RAW_PREFIX = "_raw:"
 BODY = "_body"
 """Spill column: each kept row's import-body line (:func:`etl.imports.body.serialise_lines`),
-made in pass 1, where worker processes share the work, instead of in pass 2, which is serial."""
+made in pass 1, where worker processes share the work, instead of in pass 2, which is serial.
+(:func:`etl.imports.body.body_lines` over the converted columns.)"""
 
 
 def raw_rows(batch: RawBatch, lines: np.ndarray) -> pd.DataFrame:
@@ -41,7 +42,8 @@ def spill_table(contacts: pd.DataFrame, raw: pd.DataFrame, columns: Sequence[str
     arrays = {c: arrow_strings(contacts[c]) for c in columns}
     arrays[LINE] = pa.array(contacts[LINE].to_numpy(dtype=np.int64))
     arrays[IDENTIFIER] = arrow_strings(contacts[IDENTIFIER])
-    arrays[BODY] = serialise_lines(contacts, columns)
+    # The body lines from the text just converted (serialise_lines would convert it again).
+    arrays[BODY] = body_lines([arrays[c] for c in columns])
     for col in raw.columns:
         arrays[RAW_PREFIX + str(col)] = arrow_strings(raw[col])
     return pa.table(arrays)
