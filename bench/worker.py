@@ -44,14 +44,20 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     a large process (the orchestrator holding a loaded sandbox) spawned would report its
     parent's peak. ``ru_maxrss`` is the fallback where ``/proc`` is missing.
     """
+    peak = _status_mb(pid, "VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mb(pid: int | str, field: str) -> float | None:
+    """A memory figure of ``/proc/PID/status`` in MiB (None where there is none)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
-        status = ""
+        return None
     for line in status.splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return None
 
 
 class TreeMemory:
@@ -84,7 +90,9 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak_mb = max(self.peak_mb, sum(_rss_mb(pid) for pid in _tree(os.getpid())))
+            self.peak_mb = max(
+                self.peak_mb, sum(_status_mb(pid, "VmRSS") or 0.0 for pid in _tree(os.getpid()))
+            )
 
 
 def _tree(pid: int) -> list[int]:
@@ -97,17 +105,6 @@ def _tree(pid: int) -> list[int]:
             except OSError:
                 continue
     return found
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 # ---------------------------------------------------------------------------- attribute lists
